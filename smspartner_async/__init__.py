@@ -1,0 +1,94 @@
+"""Async, typed client for the SMS Partner sub-account API, on asyncio and trio.
+
+::
+
+    import smspartner_async as sp
+
+    async with sp.AsyncSMSPartner() as client:          # key from SMSPARTNER_API_KEY
+        async for sub in client.subaccounts.list():
+            print(sub.email, sub.credits.balance)
+        transfer = await client.subaccounts.add_credit(token, Decimal("25"))
+
+Money is ``Decimal`` throughout; a request that may have moved money is never retried
+blindly (:class:`OutcomeUnknownError`).
+"""
+
+from ._client import AsyncSMSPartner
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    ConflictError,
+    DecodeError,
+    ErrorDetail,
+    InsufficientCreditError,
+    InvalidRequestError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    SMSPartnerError,
+    ValidationError,
+)
+from ._models import (
+    AccountInfo,
+    CreatedSubaccount,
+    Credits,
+    CreditTransfer,
+    Subaccount,
+    SubaccountPage,
+    SubaccountType,
+)
+from ._money import Amount
+from ._pagination import SubaccountPaginator
+from ._retry import RetryDetails, RetryPolicy, set_testing
+from ._subaccounts import AsyncSubaccounts
+from ._version import __version__
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AccountInfo",
+    "Amount",
+    "AsyncSMSPartner",
+    "AsyncSubaccounts",
+    "AuthenticationError",
+    "ConflictError",
+    "CreatedSubaccount",
+    "CreditTransfer",
+    "Credits",
+    "DecodeError",
+    "ErrorDetail",
+    "InsufficientCreditError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RetryDetails",
+    "RetryPolicy",
+    "SMSPartnerError",
+    "ServerError",
+    "Subaccount",
+    "SubaccountPage",
+    "SubaccountPaginator",
+    "SubaccountType",
+    "ValidationError",
+    "__version__",
+    "set_testing",
+]
+
+
+def _publish() -> None:
+    # Show public classes as smspartner_async.X in reprs and tracebacks, not private modules.
+    for name in __all__:
+        obj = globals()[name]
+        if isinstance(obj, type):
+            obj.__module__ = __name__
+
+
+_publish()
+del _publish

@@ -1,0 +1,420 @@
+"""``AsyncSMSPartner``: configuration, lifecycle, and the one request pipeline every call takes.
+
+resource method -> validate input -> :meth:`AsyncSMSPartner._request` (auth, send, retry,
+error mapping) -> converter -> model.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Protocol, Self, TypeVar, cast
+
+import anyio
+import attrs
+import httpx
+
+from ._converter import decode_account, loads
+from ._endpoints import ACCOUNT, Endpoint
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    DecodeError,
+    ErrorDetail,
+    OutcomeUnknownError,
+    RateLimitError,
+    SMSPartnerError,
+    ValidationError,
+    error_class_for,
+)
+from ._models import AccountInfo
+from ._redact import Secret, install_log_redaction, redact
+from ._retry import (
+    MAX_RETRY_AFTER,
+    RetryDetails,
+    RetryPolicy,
+    is_retryable,
+    is_testing,
+    parse_retry_after,
+)
+from ._subaccounts import AsyncSubaccounts
+from ._transport import USER_AGENT, make_http_client, request_not_sent
+from ._validation import check_positive_int
+
+__all__ = ["DEFAULT_BASE_URL", "AsyncSMSPartner", "Request"]
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "https://api.smspartner.fr/v1/"
+API_KEY_ENV = "SMSPARTNER_API_KEY"
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_BODY_EXCERPT = 500
+
+logger = logging.getLogger("smspartner_async")
+
+#: Turns a successful answer's JSON into a model (see ``_converter.py``).
+Decoder = Callable[..., T]
+
+
+class Request(Protocol):
+    """The request pipeline, as resources see it: endpoint + fields + decoder -> model."""
+
+    async def __call__(
+        self, endpoint: Endpoint, fields: Mapping[str, object], decode: Decoder[T], /
+    ) -> T: ...
+
+
+class _State(enum.Enum):
+    UNOPENED = "unopened"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@attrs.frozen
+class _Failure:
+    """One failed attempt: the typed error, and whether the server may have acted on it."""
+
+    error: SMSPartnerError
+    may_have_acted: bool
+    retry_after: float | None = None
+
+
+class AsyncSMSPartner:
+    """Async client for the SMS Partner sub-account API. Share one per application.
+
+    ::
+
+        async with AsyncSMSPartner() as client:        # key from SMSPARTNER_API_KEY
+            info = await client.account()
+            async for sub in client.subaccounts.list():
+                print(sub.email, sub.credits.balance)
+
+    ``api_key``: the account's key; ``None`` reads ``SMSPARTNER_API_KEY``. ``timeout``: seconds
+    (connect capped at 5 s) or an ``httpx.Timeout``, applied to every request. ``retry``: the
+    :class:`RetryPolicy`. ``http_client``: your own ``httpx.AsyncClient``, used as given and never
+    closed by us. ``transport``: an ``httpx.AsyncBaseTransport`` for the client's own
+    ``httpx.AsyncClient`` (tests use ``httpx.MockTransport`` or the emulator's).
+    ``max_connections``: requests in flight at once through this client; more wait their turn
+    without their timeout running.
+
+    Without ``async with``, call :meth:`aclose` when done.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float | httpx.Timeout = 10.0,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 100,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+        if not key:
+            raise SMSPartnerError(
+                f"no API key: pass api_key=... or set the {API_KEY_ENV} environment variable"
+            )
+        if http_client is not None and transport is not None:
+            raise ValidationError("pass http_client= or transport=, not both", field="transport")
+        self._api_key = Secret(key)
+        self._base_url = _check_base_url(base_url)
+        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else _default_timeout(timeout)
+        self._retry = retry if retry is not None else RetryPolicy()
+        self._max_connections = check_positive_int(max_connections, field="max_connections")
+        self._transport = transport
+        self._http = http_client
+        self._owns_http = http_client is None
+        self._state = _State.UNOPENED
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._urls: dict[str, str] = {}
+        self.subaccounts: AsyncSubaccounts = AsyncSubaccounts(self, self._request)
+        """Sub-account operations: create, list, credit, delete, bulk."""
+        install_log_redaction()
+
+    def __repr__(self) -> str:
+        return f"AsyncSMSPartner(base_url={self._base_url!r}, api_key='***')"
+
+    @property
+    def base_url(self) -> str:
+        """The API root every endpoint path is joined to."""
+        return self._base_url
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy in force."""
+        return self._retry
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether :meth:`aclose` has been called."""
+        return self._state is _State.CLOSED
+
+    async def __aenter__(self) -> Self:
+        self._open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client's own connections. A caller's ``http_client`` is left open."""
+        if self._state is _State.CLOSED:
+            return
+        self._state = _State.CLOSED
+        if self._owns_http and self._http is not None:
+            await self._http.aclose()
+
+    async def account(self) -> AccountInfo:
+        """The main account: user name and euro balance (``GET me``).
+
+        >>> info = await client.account()  # doctest: +SKIP
+        >>> info.balance
+        Decimal('10225.119')
+        """
+        return await self._request(ACCOUNT, {}, decode_account)
+
+    def _open(self) -> tuple[httpx.AsyncClient, anyio.CapacityLimiter]:
+        if self._state is _State.CLOSED:
+            raise SMSPartnerError("this AsyncSMSPartner is closed; create a new one")
+        if self._http is None:
+            self._http = make_http_client(
+                timeout=self._timeout,
+                max_connections=self._max_connections,
+                transport=self._transport,
+            )
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self._max_connections)
+        self._state = _State.OPEN
+        return self._http, self._limiter
+
+    async def _request(
+        self, endpoint: Endpoint, fields: Mapping[str, object], decode: Decoder[T], /
+    ) -> T:
+        """Send one API call through auth, retries and error mapping; return its model."""
+        http, limiter = self._open()
+        request = self._build_request(http, endpoint, fields)
+        policy = self._retry
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            result = await self._attempt(http, limiter, request, endpoint, decode)
+            if logger.isEnabledFor(logging.DEBUG):
+                status = getattr(result, "error", None)
+                logger.debug(
+                    "%s %s -> %s (attempt %d, %.1f ms)",
+                    endpoint.method,
+                    endpoint.path,
+                    "ok" if status is None else type(status).__name__,
+                    attempt,
+                    (time.perf_counter() - started) * 1000,
+                )
+            if not isinstance(result, _Failure):
+                return result
+            error = result.error
+            if endpoint.writes and result.may_have_acted:
+                raise _outcome_unknown(endpoint, error)
+            if not is_retryable(error) or attempt >= policy.max_attempts:
+                raise error
+            if result.retry_after is not None:
+                if result.retry_after > MAX_RETRY_AFTER:
+                    raise error
+                delay = result.retry_after
+            else:
+                delay = policy.backoff(attempt)
+            if policy.on_retry is not None:
+                details = RetryDetails(endpoint.path, attempt, delay, error, result.retry_after)
+                chosen = policy.on_retry(details)
+                delay = delay if chosen is None else max(0.0, chosen)
+            logger.warning(
+                "%s failed (%s), retrying in %.2f s (attempt %d of %d)",
+                endpoint.path,
+                type(error).__name__,
+                delay,
+                attempt + 1,
+                policy.max_attempts,
+            )
+            await anyio.sleep(0 if is_testing() else delay)
+
+    def _build_request(
+        self, http: httpx.AsyncClient, endpoint: Endpoint, fields: Mapping[str, object]
+    ) -> httpx.Request:
+        url = self._urls.get(endpoint.path)
+        if url is None:
+            url = self._urls[endpoint.path] = self._base_url + endpoint.path
+        payload: dict[str, Any] = {"apiKey": self._api_key.reveal(), **fields}
+        # A caller's http_client has its own headers; ours carries them already.
+        headers = None if self._owns_http else {"User-Agent": USER_AGENT}
+        if endpoint.method == "GET":
+            return http.build_request(
+                "GET", url, params=payload, headers=headers, timeout=self._timeout
+            )
+        return http.build_request(
+            endpoint.method, url, json=payload, headers=headers, timeout=self._timeout
+        )
+
+    async def _attempt(
+        self,
+        http: httpx.AsyncClient,
+        limiter: anyio.CapacityLimiter,
+        request: httpx.Request,
+        endpoint: Endpoint,
+        decode: Decoder[T],
+    ) -> T | _Failure:
+        try:
+            async with limiter:
+                response = await http.send(request)
+        except httpx.TransportError as exc:
+            return _Failure(
+                self._connection_error(exc, endpoint),
+                may_have_acted=not request_not_sent(exc),
+            )
+        return self._read_answer(endpoint, response, decode)
+
+    def _connection_error(self, exc: httpx.TransportError, endpoint: Endpoint) -> SMSPartnerError:
+        cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
+        what = "timed out" if cls is APITimeoutError else "failed"
+        detail = self._redact(str(exc)) or type(exc).__name__
+        error = cls(f"{endpoint.path}: request {what}: {detail}", endpoint=endpoint.path)
+        return _caused_by(error, exc)
+
+    def _read_answer(
+        self, endpoint: Endpoint, response: httpx.Response, decode: Decoder[T]
+    ) -> T | _Failure:
+        status = response.status_code
+        content = response.content
+        body = _json_object(content)
+        success = body.get("success") if body is not None else None
+        ok = 200 <= status < 300
+        if ok and success is True:
+            try:
+                return decode(body, endpoint=endpoint.path, status_code=status)
+            except DecodeError as exc:
+                exc.body = self._excerpt(content)
+                return _Failure(exc, may_have_acted=True)
+        if not ok or success is False:
+            error = self._api_error(endpoint, status, body)
+            retry_after = None
+            if status in (429, 503):
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if isinstance(error, RateLimitError):
+                    error.retry_after = retry_after
+            # 429 is a refusal before processing; a 5xx may come after the work was done.
+            return _Failure(error, may_have_acted=status >= 500, retry_after=retry_after)
+        shape = "is not a JSON object" if body is None else "has no boolean 'success'"
+        malformed = DecodeError(
+            f"{endpoint.path}: the answer (HTTP {status}) {shape}",
+            status_code=status,
+            endpoint=endpoint.path,
+            body=self._excerpt(content),
+        )
+        return _Failure(malformed, may_have_acted=True)
+
+    def _api_error(
+        self, endpoint: Endpoint, status: int, body: Mapping[str, object] | None
+    ) -> APIError:
+        code = _as_int(body.get("code")) if body is not None else None
+        details = _details(body.get("error")) if body is not None else ()
+        message = body.get("message") if body is not None else None
+        if not isinstance(message, str) or not message:
+            message = "; ".join(
+                f"{d.element_id}: {d.message}" if d.element_id else d.message for d in details
+            )
+        message = self._redact(message or f"the server answered HTTP {status}")
+        cls = error_class_for(endpoint.path, code, status)
+        return cls(
+            message,
+            code=code,
+            status_code=status,
+            endpoint=endpoint.path,
+            details=[attrs.evolve(d, message=self._redact(d.message)) for d in details],
+        )
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._api_key.reveal())
+
+    def _excerpt(self, content: bytes) -> str:
+        return self._redact(content[:_BODY_EXCERPT].decode("utf-8", "replace"))
+
+
+def _default_timeout(seconds: float) -> httpx.Timeout:
+    return httpx.Timeout(seconds, connect=min(5.0, seconds))
+
+
+def _check_base_url(base_url: str) -> str:
+    url = httpx.URL(base_url)
+    # TLS always; plain HTTP only to this machine (the served emulator, a local proxy).
+    if url.scheme != "https" and not (url.scheme == "http" and url.host in _LOOPBACK):
+        raise ValidationError(
+            f"base_url must be an https:// URL (http:// only for localhost), got {base_url!r}",
+            field="base_url",
+        )
+    text = str(url.copy_with(query=None, fragment=None))
+    return text if text.endswith("/") else text + "/"
+
+
+def _json_object(content: bytes) -> dict[str, object] | None:
+    """The answer as a JSON object, or None when it is anything else (HTML, truncated, a list)."""
+    try:
+        body = loads(content)
+    except (ValueError, RecursionError):
+        return None
+    return cast("dict[str, object]", body) if isinstance(body, dict) else None
+
+
+def _as_int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _details(value: object) -> tuple[ErrorDetail, ...]:
+    if not isinstance(value, list):
+        return ()
+    details: list[ErrorDetail] = []
+    for item in cast("list[object]", value):
+        if isinstance(item, dict):
+            item = cast("dict[str, object]", item)
+            element = item.get("elementId")
+            message = item.get("message")
+            details.append(
+                ErrorDetail(
+                    element_id=element if isinstance(element, str) else None,
+                    message=message if isinstance(message, str) else repr(message),
+                )
+            )
+        elif isinstance(item, str):
+            details.append(ErrorDetail(element_id=None, message=item))
+    return tuple(details)
+
+
+def _caused_by(error: SMSPartnerError, cause: BaseException) -> SMSPartnerError:
+    error.__cause__ = cause
+    error.__suppress_context__ = True
+    return error
+
+
+def _outcome_unknown(endpoint: Endpoint, error: SMSPartnerError) -> OutcomeUnknownError:
+    unknown = OutcomeUnknownError(
+        f"{endpoint.path}: the request was sent but its outcome is unknown ({error}); "
+        "it may have been applied: check the balances before trying again",
+        endpoint=endpoint.path,
+    )
+    _caused_by(unknown, error)
+    return unknown

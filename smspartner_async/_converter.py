@@ -1,0 +1,224 @@
+"""The one place that knows the wire's names and types: JSON answers in, models out.
+
+Two cattrs converters share the same hooks. The fast one (no detailed validation) structures
+every answer; when it fails, the answer is structured again by the detailed one, whose
+``ClassValidationError`` becomes readable paths (``$.data[3].credits.balance``) in a
+:class:`DecodeError`. Bad answers are rare, so they pay for the detail.
+
+Unknown keys are ignored: the server adds fields over time.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar, cast
+
+import attrs
+import cattrs
+from cattrs.errors import AttributeValidationNote
+from cattrs.gen import make_dict_structure_fn, override
+
+from ._errors import DecodeError
+from ._models import AccountInfo, CreatedSubaccount, CreditTransfer, Subaccount, SubaccountPage
+
+__all__ = [
+    "decode_account",
+    "decode_created",
+    "decode_page",
+    "decode_transfer",
+    "loads",
+    "structure",
+]
+
+T = TypeVar("T")
+
+
+def loads(content: bytes) -> Any:
+    """Parse JSON with every non-integer number as an exact ``Decimal``, never a float."""
+    return json.loads(content, parse_float=Decimal)
+
+
+def _structure_str(value: object, _: object) -> str:
+    if type(value) is str:
+        return value
+    raise TypeError(f"expected a string, got {type(value).__name__}")
+
+
+def _structure_int(value: object, _: object) -> int:
+    if type(value) is int:
+        return value
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    if type(value) is str and value.isdigit():
+        return int(value)
+    raise TypeError(f"expected an integer, got {type(value).__name__}")
+
+
+def _structure_decimal(value: object, _: object) -> Decimal:
+    # Balances come as strings ("0.800"), credit answers as JSON numbers (already Decimal).
+    if type(value) is str:
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise ValueError(f"not a decimal number: {value[:40]!r}") from None
+    elif isinstance(value, Decimal):
+        number = value
+    elif type(value) is int:
+        return Decimal(value)
+    else:
+        raise TypeError(f"expected a decimal number, got {type(value).__name__}")
+    if not number.is_finite():
+        raise ValueError("not a finite number")
+    return number
+
+
+def _structure_datetime(value: object, _: object) -> datetime:
+    if type(value) is str:
+        return datetime.fromisoformat(value)
+    raise TypeError(f"expected a date string, got {type(value).__name__}")
+
+
+@attrs.frozen
+class _CreatedRef:
+    email: str
+    token: str
+
+
+@attrs.frozen
+class _CreateAnswer:
+    subaccount: _CreatedRef
+    send_confirm_mail_to: str | None = None
+    parent_email: str | None = None
+
+
+@attrs.frozen
+class _User:
+    username: str
+    firstname: str | None = None
+    lastname: str | None = None
+
+
+@attrs.frozen
+class _MeCredits:
+    currency: str
+    balance: Decimal | None = None
+    solde: Decimal | None = None
+    sms_credits: int | None = None
+    sms_to_send: int | None = None
+
+
+@attrs.frozen
+class _MeAnswer:
+    user: _User
+    credits: _MeCredits
+
+
+#: Model field -> wire key, per class. Each field name here is unique across the classes, which
+#: lets error paths be rewritten to wire names without knowing the class (see _to_wire_paths).
+_RENAMES: dict[type[Any], dict[str, str]] = {
+    Subaccount: {"api_key": "apiKey", "created_at": "createdAt"},
+    SubaccountPage: {"per_page": "nb_per_page", "items": "data"},
+    CreditTransfer: {"account_balance": "credit", "subaccount_balance": "subaccountCredit"},
+    _CreateAnswer: {"send_confirm_mail_to": "sendConfirmMailTo"},
+    _MeCredits: {"sms_credits": "creditSms", "sms_to_send": "toSend"},
+}
+_WIRE_NAMES = {field: wire for names in _RENAMES.values() for field, wire in names.items()}
+
+
+def _make_converter(*, detailed: bool) -> cattrs.Converter:
+    conv = cattrs.Converter(detailed_validation=detailed)
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(Decimal, _structure_decimal)
+    conv.register_structure_hook(datetime, _structure_datetime)
+    for cls, names in _RENAMES.items():
+        overrides: dict[str, Any] = {f: override(rename=wire) for f, wire in names.items()}
+        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **overrides))
+    return conv
+
+
+def _to_wire_paths(exc: BaseException) -> None:
+    """Rename cattrs' attribute notes so paths read ``$.data[0]``, not ``$.items[0]``."""
+    notes = getattr(exc, "__notes__", None)
+    if notes:
+        exc.__notes__ = [
+            AttributeValidationNote(str(n), _WIRE_NAMES.get(n.name, n.name), n.type)
+            if isinstance(n, AttributeValidationNote)
+            else n
+            for n in notes
+        ]
+    if isinstance(exc, BaseExceptionGroup):
+        for sub in cast("BaseExceptionGroup[BaseException]", exc).exceptions:
+            _to_wire_paths(sub)
+
+
+_fast = _make_converter(detailed=False)
+_detailed = _make_converter(detailed=True)
+
+
+def structure(data: object, cls: type[T], *, endpoint: str, status_code: int) -> T:
+    """Structure a decoded answer into ``cls``, or raise :class:`DecodeError` saying where."""
+    try:
+        return _fast.structure(data, cls)
+    except Exception:  # any failure: structure again, in detail, to say exactly where
+        return _structure_in_detail(data, cls, endpoint=endpoint, status_code=status_code)
+
+
+def _structure_in_detail(data: object, cls: type[T], *, endpoint: str, status_code: int) -> T:
+    try:
+        return _detailed.structure(data, cls)
+    except Exception as exc:
+        _to_wire_paths(exc)
+        errors = cattrs.transform_error(exc, path="$")
+        raise DecodeError(
+            f"{endpoint}: unexpected answer: {'; '.join(errors)}",
+            status_code=status_code,
+            endpoint=endpoint,
+            errors=errors,
+        ) from None
+
+
+def decode_page(data: object, *, endpoint: str, status_code: int) -> SubaccountPage:
+    """A ``subaccount/list`` answer."""
+    return structure(data, SubaccountPage, endpoint=endpoint, status_code=status_code)
+
+
+def decode_transfer(data: object, *, endpoint: str, status_code: int) -> CreditTransfer:
+    """A credit add/remove answer."""
+    return structure(data, CreditTransfer, endpoint=endpoint, status_code=status_code)
+
+
+def decode_created(data: object, *, endpoint: str, status_code: int) -> CreatedSubaccount:
+    """A create answer: the nested ``subaccount`` object flattened into the model."""
+    answer = structure(data, _CreateAnswer, endpoint=endpoint, status_code=status_code)
+    return CreatedSubaccount(
+        email=answer.subaccount.email,
+        token=answer.subaccount.token,
+        send_confirm_mail_to=answer.send_confirm_mail_to,
+        parent_email=answer.parent_email,
+    )
+
+
+def decode_account(data: object, *, endpoint: str, status_code: int) -> AccountInfo:
+    """A ``me`` answer. ``balance`` and ``solde`` carry the same figure; either will do."""
+    answer = structure(data, _MeAnswer, endpoint=endpoint, status_code=status_code)
+    credits = answer.credits
+    balance = credits.balance if credits.balance is not None else credits.solde
+    if balance is None:
+        raise DecodeError(
+            f"{endpoint}: unexpected answer: required field missing @ $.credits.balance",
+            status_code=status_code,
+            endpoint=endpoint,
+            errors=["required field missing @ $.credits.balance"],
+        )
+    return AccountInfo(
+        username=answer.user.username,
+        firstname=answer.user.firstname,
+        lastname=answer.user.lastname,
+        balance=balance,
+        currency=credits.currency,
+        sms_credits=credits.sms_credits,
+        sms_to_send=credits.sms_to_send,
+    )

@@ -1,0 +1,255 @@
+"""Every exception the library raises, and the table that maps API answers onto them.
+
+The tree::
+
+    SMSPartnerError
+    ├── ValidationError (also ValueError)    bad input caught before sending; nothing sent
+    ├── APIError                             the server refused: success:false or an error status
+    │   ├── AuthenticationError              missing / invalid API key
+    │   ├── PermissionDeniedError            not authorized (e.g. sub-accounts not activated)
+    │   ├── NotFoundError                    sub-account does not exist
+    │   ├── InsufficientCreditError          not enough balance to move
+    │   ├── ConflictError                    e-mail already used
+    │   ├── InvalidRequestError              any other refusal of the request's content
+    │   ├── RateLimitError                   HTTP 429 (.retry_after)
+    │   └── ServerError                      HTTP 5xx
+    ├── APIConnectionError                   the network failed
+    │   └── APITimeoutError                  ... by timing out
+    ├── DecodeError                          the answer is not the documented JSON shape
+    └── OutcomeUnknownError                  a money-moving request may or may not have been applied
+
+The same numeric ``code`` means different things on different endpoints, so API errors are
+mapped by **endpoint + code** (:data:`_CODE_TABLE`), then by HTTP status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "ConflictError",
+    "DecodeError",
+    "ErrorDetail",
+    "InsufficientCreditError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "SMSPartnerError",
+    "ServerError",
+    "ValidationError",
+]
+
+
+class SMSPartnerError(Exception):
+    """Base class of every error raised by ``smspartner_async``."""
+
+
+class ValidationError(SMSPartnerError, ValueError):
+    """Input refused before anything was sent; ``.field`` names the offending argument.
+
+    >>> raise ValidationError("amount must be positive, got '-1'", field="amount")
+    Traceback (most recent call last):
+    ...
+    smspartner_async.ValidationError: amount must be positive, got '-1'
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@attrs.frozen
+class ErrorDetail:
+    """One entry of a validation answer's ``error`` list: which element, and what is wrong."""
+
+    element_id: str | None
+    message: str
+
+
+class APIError(SMSPartnerError):
+    """The server answered, and refused: ``success: false`` or an HTTP error status.
+
+    ``code`` is the API's own code (``None`` when the body had none), ``status_code`` the HTTP
+    status, ``endpoint`` the API path (``"subaccount/credit/add"``), ``details`` the per-field
+    errors of a validation answer.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        status_code: int | None = None,
+        endpoint: str | None = None,
+        details: Sequence[ErrorDetail] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status_code = status_code
+        self.endpoint = endpoint
+        self.details = tuple(details)
+
+    def __str__(self) -> str:
+        where = f"{self.endpoint}: " if self.endpoint else ""
+        code = f" (code {self.code})" if self.code is not None else ""
+        return f"{where}{self.message}{code}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(message={self.message!r}, code={self.code!r}, "
+            f"status_code={self.status_code!r}, endpoint={self.endpoint!r})"
+        )
+
+
+class AuthenticationError(APIError):
+    """The API key is missing or invalid."""
+
+
+class PermissionDeniedError(APIError):
+    """The account may not do this (for example: sub-accounts are not activated on it)."""
+
+
+class NotFoundError(APIError):
+    """The sub-account does not exist."""
+
+
+class InsufficientCreditError(APIError):
+    """There is not enough balance to move that amount."""
+
+
+class ConflictError(APIError):
+    """An account already exists with this e-mail."""
+
+
+class InvalidRequestError(APIError):
+    """The server refused the request's content (a missing or invalid parameter)."""
+
+
+class RateLimitError(APIError):
+    """HTTP 429: too many requests. ``retry_after`` is the server's wait in seconds, if given."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """HTTP 5xx: the server failed."""
+
+
+class APIConnectionError(SMSPartnerError):
+    """The request did not complete at the network level (``__cause__`` holds why)."""
+
+    def __init__(self, message: str, *, endpoint: str | None = None) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out."""
+
+
+class DecodeError(SMSPartnerError):
+    """The answer is not the documented JSON shape.
+
+    ``errors`` lists readable paths to the bad fields (``"$.data[3].credits.balance"``);
+    ``body`` is an excerpt of the answer with any API key replaced by ``***``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        endpoint: str | None = None,
+        errors: Sequence[str] = (),
+        body: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.endpoint = endpoint
+        self.errors = tuple(errors)
+        self.body = body
+
+
+class OutcomeUnknownError(SMSPartnerError):
+    """A money-moving or creating request may or may not have been applied by the server.
+
+    Raised instead of retrying blindly: the request was sent, and its answer was lost or
+    unreadable (``__cause__`` holds the underlying error). Check the balances
+    (``subaccounts.list()``) before trying again.
+    """
+
+    def __init__(self, message: str, *, endpoint: str | None = None) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+
+
+_CREDIT_CODES: Mapping[int, type[APIError]] = {
+    1: AuthenticationError,
+    2: InvalidRequestError,
+    3: InvalidRequestError,
+    4: PermissionDeniedError,
+    5: InvalidRequestError,
+    6: InsufficientCreditError,
+    7: NotFoundError,
+    8: InsufficientCreditError,
+    10: AuthenticationError,
+}
+_READ_CODES: Mapping[int, type[APIError]] = {1: AuthenticationError, 10: AuthenticationError}
+
+#: endpoint -> API code -> error class. Code 2 of ``create`` is "not allowed to create
+#: sub-accounts" on one version of the docs and "phone number required" on another; the first is
+#: what an account without the feature activated meets, so it maps to PermissionDeniedError (the
+#: server's message is kept either way).
+_CODE_TABLE: Mapping[str, Mapping[int, type[APIError]]] = {
+    "subaccount/create": {
+        1: AuthenticationError,
+        2: PermissionDeniedError,
+        3: InvalidRequestError,
+        4: InvalidRequestError,
+        5: InvalidRequestError,
+        6: InvalidRequestError,
+        7: ConflictError,
+        8: InvalidRequestError,
+        9: InsufficientCreditError,
+        10: AuthenticationError,
+    },
+    "subaccount/list": _READ_CODES,
+    "me": _READ_CODES,
+    "subaccount/credit/add": _CREDIT_CODES,
+    "subaccount/credit/remove": _CREDIT_CODES,
+    "subaccount/delete": {1: InvalidRequestError, 10: AuthenticationError, 404: NotFoundError},
+}
+
+_STATUS_TABLE: Mapping[int, type[APIError]] = {
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+}
+
+
+def error_class_for(endpoint: str, code: int | None, status_code: int) -> type[APIError]:
+    """Pick the error class for an answer: rate limit and 5xx first, then endpoint + code."""
+    if status_code == 429:
+        return RateLimitError
+    if status_code >= 500:
+        return ServerError
+    if code is not None and (cls := _CODE_TABLE.get(endpoint, {}).get(code)) is not None:
+        return cls
+    if (cls := _STATUS_TABLE.get(status_code)) is not None:
+        return cls
+    if status_code >= 400:
+        return InvalidRequestError
+    return APIError

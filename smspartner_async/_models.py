@@ -1,0 +1,101 @@
+"""The values the API hands back: frozen, snake_case, money as ``Decimal``.
+
+These classes know nothing of the wire's names (``nb_per_page``, ``subaccountCredit``): the
+converter (``_converter.py``) does the renaming, at the edge.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal, TypeAlias
+
+import attrs
+
+__all__ = [
+    "AccountInfo",
+    "CreatedSubaccount",
+    "CreditTransfer",
+    "Credits",
+    "Subaccount",
+    "SubaccountPage",
+    "SubaccountType",
+]
+
+#: The two kinds of sub-account; the choice is final once created.
+SubaccountType: TypeAlias = Literal["simple", "advanced"]
+
+
+def _hidden(_: object) -> str:
+    return "'***'"
+
+
+@attrs.frozen
+class Credits:
+    """A balance in euros (``Decimal``) and its currency code."""
+
+    balance: Decimal
+    currency: str
+
+
+@attrs.frozen
+class Subaccount:
+    """One sub-account, as ``subaccount/list`` returns it.
+
+    ``token`` identifies it in credit and delete calls. ``api_key`` is the sub-account's own
+    key: kept, but never shown by ``repr``. ``created_at`` is the server's local time, as sent
+    (no time zone).
+    """
+
+    id: int
+    email: str
+    type: str
+    token: str
+    api_key: str = attrs.field(repr=_hidden)
+    created_at: datetime
+    credits: Credits
+
+
+@attrs.frozen
+class SubaccountPage:
+    """One page of ``subaccount/list``: ``total`` rows in all, ``per_page`` a page."""
+
+    total: int
+    per_page: int
+    page: int
+    items: list[Subaccount]
+
+
+@attrs.frozen
+class CreatedSubaccount:
+    """What ``subaccount/create`` answers: the new account's e-mail and token."""
+
+    email: str
+    token: str
+    send_confirm_mail_to: str | None = None
+    parent_email: str | None = None
+
+
+@attrs.frozen
+class CreditTransfer:
+    """Balances after a credit move: the main account's and the sub-account's, in euros."""
+
+    account_balance: Decimal
+    subaccount_balance: Decimal
+    currency: str
+
+
+@attrs.frozen
+class AccountInfo:
+    """The main account (``GET me``): who it is and its balance in euros.
+
+    ``sms_credits`` and ``sms_to_send`` are SMS counters that not every answer carries.
+    """
+
+    username: str
+    firstname: str | None
+    lastname: str | None
+    balance: Decimal
+    currency: str
+    sms_credits: int | None = None
+    sms_to_send: int | None = None

@@ -1,0 +1,78 @@
+"""Amounts of money: what callers may pass, and how it goes on the wire.
+
+Money is :class:`decimal.Decimal` end to end. Callers may pass ``Decimal``, ``int`` or ``str``;
+a ``float`` is taken through its ``repr`` (``0.1`` means ``Decimal("0.1")``, not the binary
+fraction behind it). The API counts euros to the thousandth, so more than 3 decimal places is
+refused rather than rounded: rounding someone's money is not ours to decide.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import TypeAlias
+
+from ._errors import ValidationError
+
+__all__ = ["Amount", "parse_amount", "to_wire"]
+
+#: What callers may pass wherever an amount of euros is expected.
+Amount: TypeAlias = Decimal | int | str | float
+
+PLACES = 3
+# No euro amount needs more than 15 integer digits; the bound keeps every amount exactly
+# representable in the default 28-digit decimal context.
+_MAX_ADJUSTED_EXPONENT = 14
+
+
+def parse_amount(value: object, *, field: str = "amount") -> Decimal:
+    """Return ``value`` as an exact, positive ``Decimal`` with at most 3 places.
+
+    >>> parse_amount("2.50")
+    Decimal('2.5')
+    >>> parse_amount(10)
+    Decimal('10')
+
+    Raises :class:`ValidationError` (naming ``field``) for anything else: bools, NaN,
+    infinities, zero, negatives, more than 3 decimal places, unparsable text, other types.
+    """
+    if isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, bool):
+        raise ValidationError(f"{field} must be an amount of euros, not a bool", field=field)
+    elif isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, float):
+        amount = _from_text(repr(value), field)
+    elif isinstance(value, str):
+        amount = _from_text(value.strip(), field)
+    else:
+        raise ValidationError(
+            f"{field} must be a Decimal, int or str, not {type(value).__name__}", field=field
+        )
+    if not amount.is_finite():
+        raise ValidationError(f"{field} must be a finite number, got {value!r}", field=field)
+    if amount <= 0:
+        raise ValidationError(f"{field} must be greater than 0, got {value!r}", field=field)
+    if amount.adjusted() > _MAX_ADJUSTED_EXPONENT:
+        raise ValidationError(f"{field} is too large: {value!r}", field=field)
+    amount = amount.normalize()
+    exponent = amount.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite numbers have an int exponent
+    if exponent < -PLACES:
+        raise ValidationError(
+            f"{field} has more than {PLACES} decimal places: {value!r}", field=field
+        )
+    # normalize() writes 100 as 1E+2; give whole amounts back their plain form.
+    return amount.quantize(Decimal(1)) if exponent > 0 else amount
+
+
+def _from_text(text: str, field: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise ValidationError(f"{field} is not a number: {text!r}", field=field) from None
+
+
+def to_wire(amount: Decimal) -> str:
+    """The amount as the API expects it: a plain decimal string, never exponent notation."""
+    return format(amount, "f")

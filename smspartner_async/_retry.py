@@ -1,0 +1,132 @@
+"""Retry rules, in one place: what is retried, how long to wait, and when to give up.
+
+Reads (``list``, ``list_page``, ``account``) are retried on connection errors, timeouts, 429 and
+5xx. Requests that create or move money are retried **only** where the server cannot have acted
+on them: the connection failed before the request went out, or the server answered 429. Any
+failure after the request may have been processed raises :class:`OutcomeUnknownError` instead.
+
+Waits grow exponentially with full jitter, capped at ``max_delay``. A ``Retry-After`` header
+(seconds or HTTP date) replaces the computed wait, uncapped and unjittered, up to
+:data:`MAX_RETRY_AFTER`; a longer one raises :class:`RateLimitError` at once.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import attrs
+
+from ._errors import APIConnectionError, RateLimitError, ServerError, SMSPartnerError
+
+__all__ = [
+    "MAX_RETRY_AFTER",
+    "RetryDetails",
+    "RetryPolicy",
+    "is_retryable",
+    "is_testing",
+    "parse_retry_after",
+    "set_testing",
+]
+
+#: The longest ``Retry-After`` we sleep through; a longer one is raised to the caller.
+MAX_RETRY_AFTER = 60.0
+
+
+@attrs.frozen
+class RetryDetails:
+    """What a retry hook is told: which call failed, how, and the wait chosen before the next try.
+
+    ``attempt`` is the number of the attempt that just failed (1 for the first).
+    """
+
+    endpoint: str
+    attempt: int
+    delay: float
+    error: SMSPartnerError
+    retry_after: float | None = None
+
+
+def _positive_attempts(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 1:
+        raise ValueError(f"{attribute.name} must be at least 1, got {value}")
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} must not be negative, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How a client retries. ``RetryPolicy(max_attempts=1)`` turns retries off.
+
+    >>> RetryPolicy(max_attempts=6, max_delay=30.0)
+    RetryPolicy(max_attempts=6, initial_delay=0.5, max_delay=30.0, jitter=True, on_retry=None)
+
+    ``on_retry`` is called before each wait with a :class:`RetryDetails`; it may return a number
+    of seconds to wait instead (``None`` keeps the computed wait). It is a plain callable.
+    """
+
+    max_attempts: int = attrs.field(default=4, validator=_positive_attempts)
+    initial_delay: float = attrs.field(default=0.5, validator=_non_negative)
+    max_delay: float = attrs.field(default=8.0, validator=_non_negative)
+    jitter: bool = True
+    on_retry: Callable[[RetryDetails], float | None] | None = None
+
+    def backoff(self, attempt: int) -> float:
+        """The wait after failed attempt number ``attempt`` (1-based), without ``Retry-After``."""
+        ceiling = min(self.max_delay, self.initial_delay * 2 ** (attempt - 1))
+        return random.uniform(0, ceiling) if self.jitter else ceiling  # noqa: S311 - not crypto
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), if valid."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def is_retryable(error: SMSPartnerError) -> bool:
+    """Whether a failed attempt is worth another try, leaving aside whether it may have acted."""
+    return isinstance(error, APIConnectionError | RateLimitError | ServerError)
+
+
+_testing = False
+
+
+def set_testing(enabled: bool = True) -> None:
+    """Switch backoff off (``True``) or back on, for your test suite.
+
+    Retries still happen exactly as in production, with the same counts and the same
+    ``Retry-After`` rules, but every wait is zero, so tests that exercise retries run fast::
+
+        @pytest.fixture(autouse=True)
+        def no_backoff():
+            smspartner_async.set_testing(True)
+            yield
+            smspartner_async.set_testing(False)
+    """
+    global _testing  # noqa: PLW0603 - a test switch is the one process-wide setting
+    _testing = enabled
+
+
+def is_testing() -> bool:
+    """Whether :func:`set_testing` has switched backoff off."""
+    return _testing

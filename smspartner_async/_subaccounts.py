@@ -1,0 +1,134 @@
+"""``AsyncSubaccounts``: the sub-account operations, reached as ``client.subaccounts``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from ._converter import decode_created, decode_page, decode_transfer
+from ._endpoints import CREATE, CREDIT_ADD, CREDIT_REMOVE, DELETE, LIST, Endpoint
+from ._models import CreatedSubaccount, CreditTransfer, SubaccountPage, SubaccountType
+from ._money import Amount, parse_amount, to_wire
+from ._pagination import SubaccountPaginator
+from ._validation import (
+    check_bool,
+    check_email,
+    check_positive_int,
+    check_text,
+    check_token,
+    check_type,
+)
+
+if TYPE_CHECKING:
+    from ._client import AsyncSMSPartner, Request
+
+__all__ = ["AsyncSubaccounts"]
+
+
+class AsyncSubaccounts:
+    """Create, list, credit and delete sub-accounts. Reached as ``client.subaccounts``.
+
+    Every argument is checked before anything is sent: a bad one raises
+    :class:`ValidationError` naming it.
+    """
+
+    def __init__(self, client: AsyncSMSPartner, request: Request) -> None:
+        self._client = client
+        self._request = request
+
+    def __repr__(self) -> str:
+        return f"AsyncSubaccounts({self._client!r})"
+
+    async def create(
+        self,
+        type: SubaccountType,
+        *,
+        email: str | None = None,
+        is_buyer: bool | None = None,
+        credit_to_attribute: Amount | None = None,
+        title: str | None = None,
+        firstname: str | None = None,
+        lastname: str | None = None,
+    ) -> CreatedSubaccount:
+        """Create a sub-account; ``credit_to_attribute`` euros move to it from the main account.
+
+        ``"simple"`` accounts get a generated e-mail when none is given; ``"advanced"`` ones
+        need ``email`` and ``is_buyer``. ``None`` fields are not sent.
+
+        >>> created = await client.subaccounts.create(  # doctest: +SKIP
+        ...     "advanced", email="shop@example.com", is_buyer=False,
+        ...     credit_to_attribute=Decimal("10"))
+        >>> created.token
+        'f3c1...'
+        """
+        kind = check_type(type)
+        parameters: dict[str, object] = {}
+        if email is not None:
+            parameters["email"] = check_email(email)
+        elif kind == "advanced":
+            check_email(email)
+        if is_buyer is not None:
+            parameters["isBuyer"] = int(check_bool(is_buyer, field="is_buyer"))
+        elif kind == "advanced":
+            check_bool(is_buyer, field="is_buyer")
+        if credit_to_attribute is not None:
+            amount = parse_amount(credit_to_attribute, field="credit_to_attribute")
+            parameters["creditToAttribute"] = to_wire(amount)
+        for field, value in (("title", title), ("firstname", firstname), ("lastname", lastname)):
+            if value is not None:
+                parameters[field] = check_text(value, field=field)
+        fields = {"type": kind, "parameters": parameters}
+        return await self._request(CREATE, fields, decode_created)
+
+    async def list_page(self, page: int = 1) -> SubaccountPage:
+        """One page of sub-accounts (20 rows a page), with the ``total`` across all pages."""
+        number = check_positive_int(page, field="page")
+        return await self._request(LIST, {"page": number}, decode_page)
+
+    def list(self, *, prefetch: int = 4) -> SubaccountPaginator:
+        """Every sub-account, in page order, with up to ``prefetch`` pages requested ahead.
+
+        >>> async for sub in client.subaccounts.list(prefetch=8):  # doctest: +SKIP
+        ...     print(sub.email, sub.credits.balance)
+
+        ``prefetch=1`` walks strictly one page after another.
+        """
+        return SubaccountPaginator(
+            self.list_page, prefetch=check_positive_int(prefetch, field="prefetch")
+        )
+
+    async def add_credit(self, token: str, amount: Amount) -> CreditTransfer:
+        """Move ``amount`` euros from the main account to the sub-account ``token``.
+
+        Never retried once it may have reached the server: if the answer is lost, this raises
+        :class:`OutcomeUnknownError` rather than risk paying twice.
+
+        >>> t = await client.subaccounts.add_credit(token, Decimal("25"))  # doctest: +SKIP
+        >>> t.subaccount_balance
+        Decimal('61.8')
+        """
+        return await self._move(CREDIT_ADD, token, amount)
+
+    async def remove_credit(self, token: str, amount: Amount) -> CreditTransfer:
+        """Move ``amount`` euros from the sub-account ``token`` back to the main account.
+
+        Same retry rules as :meth:`add_credit`.
+        """
+        return await self._move(CREDIT_REMOVE, token, amount)
+
+    async def delete(self, token: str) -> None:
+        """Delete the sub-account ``token``. Raises :class:`NotFoundError` if there is none."""
+        fields = {"token": check_token(token)}
+        await self._request(DELETE, fields, _ignore_body)
+
+    async def _move(self, endpoint: Endpoint, token: str, amount: Amount) -> CreditTransfer:
+        fields = self._transfer_fields(token, parse_amount(amount))
+        return await self._request(endpoint, fields, decode_transfer)
+
+    @staticmethod
+    def _transfer_fields(token: str, amount: Decimal) -> dict[str, object]:
+        return {"credit": to_wire(amount), "tokenSubaccount": check_token(token)}
+
+
+def _ignore_body(data: object, *, endpoint: str, status_code: int) -> None:
+    """A delete answers ``success`` and nothing else worth keeping."""
