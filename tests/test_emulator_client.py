@@ -1,0 +1,86 @@
+"""The library's own client against the emulator, in-process and served."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+import smspartner_async as sp
+from smspartner_async.testing import Emulator, Fault, served
+
+pytestmark = pytest.mark.anyio
+
+NO_WAIT = sp.RetryPolicy(initial_delay=0, max_delay=0, jitter=False)
+
+
+async def test_client_round_trip() -> None:
+    emu = Emulator(main_balance="100")
+    async with emu.client(retry=NO_WAIT) as client:
+        created = await client.subaccounts.create(
+            "advanced", email="a@b.fr", is_buyer=False, credit_to_attribute=Decimal("10")
+        )
+        transfer = await client.subaccounts.add_credit(created.token, "2.5")
+        rows = [sub async for sub in client.subaccounts.list()]
+        info = await client.account()
+        await client.subaccounts.delete(created.token)
+    assert transfer.subaccount_balance == Decimal("12.5")
+    assert transfer.account_balance == Decimal("87.5")
+    assert [row.token for row in rows] == [created.token]
+    assert info.balance == Decimal("87.5")
+    assert emu.subaccounts == []
+    assert emu.main_balance == 100
+
+
+async def test_client_sees_a_stall_as_an_unknown_outcome() -> None:
+    emu = Emulator()
+    [token] = emu.seed_subaccounts(1)
+    emu.inject(Fault.apply_then_stall(30), endpoint="subaccount/credit/add")
+    async with emu.client(timeout=0.05, retry=NO_WAIT) as client:
+        with pytest.raises(sp.OutcomeUnknownError):
+            await client.subaccounts.add_credit(token, "5")
+    # Applied once, never retried blindly.
+    assert [t.amount for t in emu.transfers if t.operation != "seed"] == [5]
+    assert len(emu.requests) == 1
+
+
+async def test_client_retries_a_refused_connection_once_applied() -> None:
+    emu = Emulator()
+    [token] = emu.seed_subaccounts(1)
+    emu.inject(Fault.refuse())
+    async with emu.client(retry=NO_WAIT) as client:
+        transfer = await client.subaccounts.add_credit(token, "5")
+    assert transfer.subaccount_balance == 5
+    assert [r.fault for r in emu.requests] == [Fault.refuse(), None]
+
+
+async def test_client_maps_errors_with_either_status() -> None:
+    for status in (200, 400):
+        emu = Emulator(error_status=status)
+        async with emu.client(retry=NO_WAIT) as client:
+            with pytest.raises(sp.NotFoundError) as caught:
+                await client.subaccounts.add_credit("unknown", "1")
+        assert caught.value.status_code == status
+        assert caught.value.code == 7
+
+
+async def test_client_against_served_emulator() -> None:
+    emu = Emulator()
+    [token] = emu.seed_subaccounts(1)
+    emu.inject(Fault.drop(), endpoint="subaccount/credit/add")
+    async with (
+        served(emu, port=0) as base_url,
+        sp.AsyncSMSPartner(emu.api_key, base_url=base_url, retry=NO_WAIT) as client,
+    ):
+        with pytest.raises(sp.OutcomeUnknownError) as caught:
+            await client.subaccounts.add_credit(token, "1")
+        assert isinstance(caught.value.__cause__, sp.APIConnectionError)
+        assert (await client.account()).balance == 10_000
+    assert emu.balance(token) == 0
+
+
+def test_client_keeps_the_emulator_key_out_of_reprs() -> None:
+    emu = Emulator()
+    client = emu.client()
+    assert isinstance(client, sp.AsyncSMSPartner)
+    assert emu.api_key not in repr(client)
