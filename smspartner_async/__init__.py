@@ -13,6 +13,7 @@ Money is ``Decimal`` throughout; a request that may have moved money is never re
 blindly (:class:`OutcomeUnknownError`).
 """
 
+from ._bulk import BulkReport, BulkResult, BulkStatus
 from ._client import AsyncSMSPartner
 from ._errors import (
     APIConnectionError,
@@ -43,6 +44,7 @@ from ._models import (
 )
 from ._money import Amount
 from ._pagination import SubaccountPaginator
+from ._progress import ProgressBar
 from ._retry import RetryDetails, RetryPolicy, set_testing
 from ._subaccounts import AsyncSubaccounts
 from ._version import __version__
@@ -56,6 +58,9 @@ __all__ = [
     "AsyncSMSPartner",
     "AsyncSubaccounts",
     "AuthenticationError",
+    "BulkReport",
+    "BulkResult",
+    "BulkStatus",
     "ConflictError",
     "CreatedSubaccount",
     "CreditTransfer",
@@ -67,6 +72,7 @@ __all__ = [
     "NotFoundError",
     "OutcomeUnknownError",
     "PermissionDeniedError",
+    "ProgressBar",
     "RateLimitError",
     "RetryDetails",
     "RetryPolicy",

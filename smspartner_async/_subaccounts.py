@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from ._bulk import BulkItems, BulkReport, BulkResult, run_bulk
 from ._converter import decode_created, decode_page, decode_transfer
 from ._endpoints import CREATE, CREDIT_ADD, CREDIT_REMOVE, DELETE, LIST, Endpoint
 from ._models import CreatedSubaccount, CreditTransfer, SubaccountPage, SubaccountType
@@ -120,6 +122,57 @@ class AsyncSubaccounts:
         """Delete the sub-account ``token``. Raises :class:`NotFoundError` if there is none."""
         fields = {"token": check_token(token)}
         await self._request(DELETE, fields, _ignore_body)
+
+    async def bulk_add_credit(
+        self,
+        amounts: BulkItems,
+        *,
+        concurrency: int = 16,
+        on_progress: Callable[[int, int], object] | None = None,
+        on_result: Callable[[BulkResult], object] | None = None,
+    ) -> BulkReport:
+        """Top up many sub-accounts at once; every item ends applied, failed or unknown.
+
+        ``amounts`` maps token -> amount, or is an iterable of ``(token, amount)`` pairs (a
+        token may repeat: each pair is one transfer). Every amount is checked before the first
+        request. At most ``concurrency`` transfers are in flight. ``on_progress(done, total)``
+        is called after each item and ``on_result(result)`` with each outcome as it lands
+        (also for in-flight items when the call is cancelled, as ``unknown``).
+
+        A refused API key stops the run: the items not yet sent are reported failed, with
+        ``sent=False``. Nothing is ever sent twice.
+
+        >>> report = await client.subaccounts.bulk_add_credit(  # doctest: +SKIP
+        ...     {"tok1": Decimal("5"), "tok2": "7.5"}, concurrency=32,
+        ...     on_progress=ProgressBar("top-ups"))
+        >>> report.ok
+        True
+        """
+        return await run_bulk(
+            self.add_credit,
+            amounts,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            on_result=on_result,
+        )
+
+    async def bulk_remove_credit(
+        self,
+        amounts: BulkItems,
+        *,
+        concurrency: int = 16,
+        on_progress: Callable[[int, int], object] | None = None,
+        on_result: Callable[[BulkResult], object] | None = None,
+    ) -> BulkReport:
+        """Take credit back from many sub-accounts at once; same rules as
+        :meth:`bulk_add_credit`."""
+        return await run_bulk(
+            self.remove_credit,
+            amounts,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            on_result=on_result,
+        )
 
     async def _move(self, endpoint: Endpoint, token: str, amount: Amount) -> CreditTransfer:
         fields = self._transfer_fields(token, parse_amount(amount))

@@ -1,0 +1,58 @@
+"""The one entry point for the project's checks.
+
+``python3 dev.py test`` runs ``tests``, ``lint`` and ``typecheck`` inside ``.venv``; plain
+``nox -s NAME`` runs any session in a virtualenv of its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite, every async test on asyncio and trio, with branch coverage."""
+    session.install("-e", ".[test]")
+    session.run(
+        "pytest",
+        "--cov=smspartner_async",
+        "--cov-branch",
+        "--cov-report=term",
+        *session.posargs,
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting."""
+    session.install("-e", ".[lint]")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict and pyright (strict) on the package and the user-side typing tests."""
+    session.install("-e", ".[typecheck]")
+    session.run("mypy")
+    session.run("pyright")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Every benchmark, full size; figures go to benchmarks/README.md."""
+    session.install("-e", ".[test]")
+    for script in sorted(Path("benchmarks").glob("bench_*.py")):
+        session.run("python", str(script), *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The demo against the embedded emulator."""
+    session.install("-e", ".[aiohttp]")
+    session.run("smspartner-async", "demo")

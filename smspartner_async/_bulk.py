@@ -1,0 +1,236 @@
+"""Bulk credit moves: many transfers, bounded concurrency, and an outcome for every one.
+
+Every item ends in exactly one of three states:
+
+- ``applied``: the server confirmed the transfer (``.transfer`` holds the balances after it);
+- ``failed``: surely not applied (``.error`` says why: a refusal, or a request never sent);
+- ``unknown``: may have been applied (``.error`` is an :class:`OutcomeUnknownError`).
+
+Nothing is sent twice by this module: each item is one call of the client's single-transfer
+method, whose retry rules never repeat a request the server may have acted on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Literal, TypeAlias, cast
+
+import anyio
+import attrs
+
+from ._errors import AuthenticationError, OutcomeUnknownError, SMSPartnerError, ValidationError
+from ._models import CreditTransfer
+from ._money import Amount, parse_amount
+from ._validation import check_positive_int, check_token
+
+__all__ = ["BulkItems", "BulkReport", "BulkResult", "BulkStatus", "run_bulk"]
+
+logger = logging.getLogger("smspartner_async")
+
+BulkStatus: TypeAlias = Literal["applied", "failed", "unknown"]
+#: token -> amount, or (token, amount) pairs; a token may repeat in pairs (one transfer each).
+BulkItems: TypeAlias = Mapping[str, Amount] | Iterable[tuple[str, Amount]]
+Move: TypeAlias = Callable[[str, Decimal], Awaitable[CreditTransfer]]
+
+
+@attrs.frozen
+class BulkResult:
+    """The outcome of one item of a bulk operation.
+
+    ``sent`` is ``False`` for items that never left because the run stopped early (the API key
+    was refused, or the call was cancelled before their turn).
+    """
+
+    token: str
+    amount: Decimal
+    status: BulkStatus
+    transfer: CreditTransfer | None = None
+    error: SMSPartnerError | None = None
+    sent: bool = True
+
+
+@attrs.frozen
+class BulkReport:
+    """Every item's outcome, in input order.
+
+    >>> report = await client.subaccounts.bulk_add_credit({"tok1": 5, "tok2": 5})  # doctest: +SKIP
+    >>> report.ok, len(report.applied), report.applied_amount
+    (True, 2, Decimal('10'))
+    >>> print(report.summary())  # doctest: +SKIP
+    """
+
+    results: list[BulkResult]
+
+    @property
+    def applied(self) -> list[BulkResult]:
+        """Items the server confirmed."""
+        return self._with("applied")
+
+    @property
+    def failed(self) -> list[BulkResult]:
+        """Items surely not applied."""
+        return self._with("failed")
+
+    @property
+    def unknown(self) -> list[BulkResult]:
+        """Items that may or may not have been applied: check before retrying them."""
+        return self._with("unknown")
+
+    @property
+    def ok(self) -> bool:
+        """True when every item was applied."""
+        return all(r.status == "applied" for r in self.results)
+
+    @property
+    def applied_amount(self) -> Decimal:
+        """The euros surely moved: the sum of the applied items."""
+        return sum((r.amount for r in self.results if r.status == "applied"), Decimal(0))
+
+    @property
+    def unknown_amount(self) -> Decimal:
+        """The euros that may have moved on top of :attr:`applied_amount`."""
+        return sum((r.amount for r in self.results if r.status == "unknown"), Decimal(0))
+
+    def _with(self, status: BulkStatus) -> list[BulkResult]:
+        return [r for r in self.results if r.status == status]
+
+    def summary(self, *, limit: int = 10) -> str:
+        """A one-screen account for people: counts, amounts, and the first problems."""
+        lines = [
+            f"{len(self.results)} items: {len(self.applied)} applied "
+            f"({self.applied_amount} EUR), {len(self.failed)} failed, "
+            f"{len(self.unknown)} unknown ({self.unknown_amount} EUR may have moved)"
+        ]
+        problems = [r for r in self.results if r.status != "applied"]
+        for r in problems[:limit]:
+            reason = str(r.error) if r.error is not None else ""
+            lines.append(f"  {r.status:<7} {r.token} {r.amount} EUR: {reason}")
+        if len(problems) > limit:
+            lines.append(f"  ... and {len(problems) - limit} more")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def prepare(items: BulkItems) -> list[tuple[str, Decimal]]:
+    """Validate every item before the first request; one bad item refuses the whole call."""
+    pairs = cast(
+        "Iterable[object]",
+        cast("Mapping[str, Amount]", items).items() if isinstance(items, Mapping) else items,
+    )
+    prepared: list[tuple[str, Decimal]] = []
+    for index, pair in enumerate(pairs):
+        if not isinstance(pair, tuple | list) or len(cast("tuple[object, ...]", pair)) != 2:
+            raise ValidationError(
+                f"item {index} must be a (token, amount) pair, got {pair!r}", field="amounts"
+            )
+        token, amount = cast("tuple[object, object]", pair)
+        where = f"item {index} ({token!r})"
+        try:
+            prepared.append((check_token(token), parse_amount(amount)))
+        except ValidationError as exc:
+            raise ValidationError(f"{where}: {exc}", field="amounts") from None
+    return prepared
+
+
+async def run_bulk(
+    move: Move,
+    items: BulkItems,
+    *,
+    concurrency: int,
+    on_progress: Callable[[int, int], object] | None,
+    on_result: Callable[[BulkResult], object] | None,
+) -> BulkReport:
+    """Run ``move`` over every item with at most ``concurrency`` in flight."""
+    concurrency = check_positive_int(concurrency, field="concurrency")
+    work = prepare(items)
+    runner = _BulkRun(move, work, on_progress, on_result)
+    try:
+        async with anyio.create_task_group() as tg:
+            for _ in range(min(concurrency, len(work))):
+                tg.start_soon(runner.worker)
+    finally:
+        runner.account_for_unstarted()
+    return BulkReport([r for r in runner.results if r is not None])
+
+
+class _BulkRun:
+    """The state of one bulk call, shared by its workers."""
+
+    def __init__(
+        self,
+        move: Move,
+        work: list[tuple[str, Decimal]],
+        on_progress: Callable[[int, int], object] | None,
+        on_result: Callable[[BulkResult], object] | None,
+    ) -> None:
+        self._move = move
+        self._work = work
+        self._next = 0
+        self._done = 0
+        self._on_progress = on_progress
+        self._on_result = on_result
+        self._stopped_by: AuthenticationError | None = None
+        self.results: list[BulkResult | None] = [None] * len(work)
+
+    async def worker(self) -> None:
+        while self._next < len(self._work):
+            index = self._next
+            self._next += 1
+            token, amount = self._work[index]
+            if self._stopped_by is not None:
+                self._record(index, _not_sent(token, amount, self._stopped_by))
+                continue
+            try:
+                transfer = await self._move(token, amount)
+            except anyio.get_cancelled_exc_class():
+                cancelled = OutcomeUnknownError(
+                    "cancelled while in flight: it may have been applied"
+                )
+                self._record(index, BulkResult(token, amount, "unknown", error=cancelled))
+                raise
+            except OutcomeUnknownError as exc:
+                self._record(index, BulkResult(token, amount, "unknown", error=exc))
+            except AuthenticationError as exc:
+                # The key itself is refused: every other item would be refused too.
+                self._stopped_by = self._stopped_by or exc
+                self._record(index, BulkResult(token, amount, "failed", error=exc))
+            except SMSPartnerError as exc:
+                self._record(index, BulkResult(token, amount, "failed", error=exc))
+            except Exception as exc:  # a bug, ours or a transport's: the request may have left
+                logger.exception("bulk item %d (%s) raised unexpectedly", index, token)
+                unknown = OutcomeUnknownError(f"unexpected {type(exc).__name__}: {exc}")
+                unknown.__cause__ = exc
+                self._record(index, BulkResult(token, amount, "unknown", error=unknown))
+            else:
+                self._record(index, BulkResult(token, amount, "applied", transfer=transfer))
+
+    def account_for_unstarted(self) -> None:
+        """After a cancellation: the items never started are failed, and were never sent."""
+        reason = SMSPartnerError("not sent: the bulk operation was cancelled")
+        for index in range(self._next, len(self._work)):
+            token, amount = self._work[index]
+            self._record(index, _not_sent(token, amount, reason))
+        self._next = len(self._work)
+
+    def _record(self, index: int, result: BulkResult) -> None:
+        self.results[index] = result
+        self._done += 1
+        _call_safely(self._on_result, result)
+        _call_safely(self._on_progress, self._done, len(self._work))
+
+
+def _call_safely(callback: Callable[..., object] | None, *args: object) -> None:
+    if callback is None:
+        return
+    try:
+        callback(*args)
+    except Exception:  # a reporting hook must never cost an item its outcome
+        logger.exception("bulk callback %r raised; the run goes on", callback)
+
+
+def _not_sent(token: str, amount: Decimal, reason: SMSPartnerError) -> BulkResult:
+    return BulkResult(token, amount, "failed", error=reason, sent=False)
