@@ -13,6 +13,8 @@ Money is ``Decimal`` throughout; a request that may have moved money is never re
 blindly (:class:`OutcomeUnknownError`).
 """
 
+import logging
+
 from ._bulk import BulkReport, BulkResult, BulkStatus
 from ._client import AsyncSMSPartner
 from ._errors import (
@@ -98,3 +100,7 @@ def _publish() -> None:
 
 _publish()
 del _publish
+
+# A library logs; the application decides where to. Without this, Python's last-resort handler
+# would print our retry warnings to stderr in programs that never configured logging.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
