@@ -25,7 +25,15 @@ from ._models import CreditTransfer
 from ._money import Amount, parse_amount
 from ._validation import check_positive_int, check_token
 
-__all__ = ["BulkItems", "BulkReport", "BulkResult", "BulkStatus", "run_bulk"]
+__all__ = [
+    "BulkItems",
+    "BulkReport",
+    "BulkResult",
+    "BulkStatus",
+    "ProgressCallback",
+    "ResultCallback",
+    "run_bulk",
+]
 
 logger = logging.getLogger("smspartner_async")
 
@@ -33,6 +41,8 @@ BulkStatus: TypeAlias = Literal["applied", "failed", "unknown"]
 #: token -> amount, or (token, amount) pairs; a token may repeat in pairs (one transfer each).
 BulkItems: TypeAlias = Mapping[str, Amount] | Iterable[tuple[str, Amount]]
 Move: TypeAlias = Callable[[str, Decimal], Awaitable[CreditTransfer]]
+#: ``on_progress(done, total)``: a plain callable, called after each item.
+ProgressCallback: TypeAlias = Callable[[int, int], object]
 
 
 @attrs.frozen
@@ -49,6 +59,10 @@ class BulkResult:
     transfer: CreditTransfer | None = None
     error: SMSPartnerError | None = None
     sent: bool = True
+
+
+#: ``on_result(result)``: a plain callable, called with each item's outcome as it lands.
+ResultCallback: TypeAlias = Callable[[BulkResult], object]
 
 
 @attrs.frozen
@@ -141,8 +155,8 @@ async def run_bulk(
     items: BulkItems,
     *,
     concurrency: int,
-    on_progress: Callable[[int, int], object] | None,
-    on_result: Callable[[BulkResult], object] | None,
+    on_progress: ProgressCallback | None,
+    on_result: ResultCallback | None,
 ) -> BulkReport:
     """Run ``move`` over every item with at most ``concurrency`` in flight."""
     concurrency = check_positive_int(concurrency, field="concurrency")
@@ -164,8 +178,8 @@ class _BulkRun:
         self,
         move: Move,
         work: list[tuple[str, Decimal]],
-        on_progress: Callable[[int, int], object] | None,
-        on_result: Callable[[BulkResult], object] | None,
+        on_progress: ProgressCallback | None,
+        on_result: ResultCallback | None,
     ) -> None:
         self._move = move
         self._work = work

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
-from ._bulk import BulkItems, BulkReport, BulkResult, run_bulk
+from ._bulk import BulkItems, BulkReport, ProgressCallback, ResultCallback, run_bulk
 from ._converter import decode_created, decode_page, decode_transfer
 from ._endpoints import CREATE, CREDIT_ADD, CREDIT_REMOVE, DELETE, LIST, Endpoint
 from ._models import CreatedSubaccount, CreditTransfer, SubaccountPage, SubaccountType
@@ -123,13 +123,31 @@ class AsyncSubaccounts:
         fields = {"token": check_token(token)}
         await self._request(DELETE, fields, _ignore_body)
 
+    @overload
+    async def bulk_add_credit(
+        self,
+        amounts: Mapping[str, Amount],
+        *,
+        concurrency: int = ...,
+        on_progress: ProgressCallback | None = ...,
+        on_result: ResultCallback | None = ...,
+    ) -> BulkReport: ...
+    @overload
+    async def bulk_add_credit(
+        self,
+        amounts: Iterable[tuple[str, Amount]],
+        *,
+        concurrency: int = ...,
+        on_progress: ProgressCallback | None = ...,
+        on_result: ResultCallback | None = ...,
+    ) -> BulkReport: ...
     async def bulk_add_credit(
         self,
         amounts: BulkItems,
         *,
         concurrency: int = 16,
-        on_progress: Callable[[int, int], object] | None = None,
-        on_result: Callable[[BulkResult], object] | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_result: ResultCallback | None = None,
     ) -> BulkReport:
         """Top up many sub-accounts at once; every item ends applied, failed or unknown.
 
@@ -156,13 +174,31 @@ class AsyncSubaccounts:
             on_result=on_result,
         )
 
+    @overload
+    async def bulk_remove_credit(
+        self,
+        amounts: Mapping[str, Amount],
+        *,
+        concurrency: int = ...,
+        on_progress: ProgressCallback | None = ...,
+        on_result: ResultCallback | None = ...,
+    ) -> BulkReport: ...
+    @overload
+    async def bulk_remove_credit(
+        self,
+        amounts: Iterable[tuple[str, Amount]],
+        *,
+        concurrency: int = ...,
+        on_progress: ProgressCallback | None = ...,
+        on_result: ResultCallback | None = ...,
+    ) -> BulkReport: ...
     async def bulk_remove_credit(
         self,
         amounts: BulkItems,
         *,
         concurrency: int = 16,
-        on_progress: Callable[[int, int], object] | None = None,
-        on_result: Callable[[BulkResult], object] | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_result: ResultCallback | None = None,
     ) -> BulkReport:
         """Take credit back from many sub-accounts at once; same rules as
         :meth:`bulk_add_credit`."""
