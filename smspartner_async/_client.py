@@ -314,10 +314,12 @@ class AsyncSMSPartner:
             # 429 is a refusal before processing; a 5xx may come after the work was done.
             return _Failure(error, may_have_acted=status >= 500, retry_after=retry_after)
         shape = "is not a JSON object" if body is None else "has no boolean 'success'"
+        where = "not a JSON object @ $" if body is None else "missing or not a boolean @ $.success"
         malformed = DecodeError(
             f"{endpoint.path}: the answer (HTTP {status}) {shape}",
             status_code=status,
             endpoint=endpoint.path,
+            errors=[where],
             body=self._excerpt(content),
         )
         return _Failure(malformed, may_have_acted=True)
