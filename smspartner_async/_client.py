@@ -356,7 +356,10 @@ def _default_timeout(seconds: float) -> httpx.Timeout:
 
 
 def _check_base_url(base_url: str) -> str:
-    url = httpx.URL(base_url)
+    try:
+        url = httpx.URL(base_url)
+    except (TypeError, httpx.InvalidURL):
+        raise ValidationError(f"base_url is not a URL: {base_url!r}", field="base_url") from None
     # TLS always; plain HTTP only to this machine (the served emulator, a local proxy).
     if url.scheme != "https" and not (url.scheme == "http" and url.host in _LOOPBACK):
         raise ValidationError(
