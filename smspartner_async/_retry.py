@@ -79,7 +79,8 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """The wait after failed attempt number ``attempt`` (1-based), without ``Retry-After``."""
-        ceiling = min(self.max_delay, self.initial_delay * 2 ** (attempt - 1))
+        # Past 2**64 the wait is at max_delay anyway; a bigger power overflows float.
+        ceiling = min(self.max_delay, self.initial_delay * 2.0 ** min(attempt - 1, 64))
         return random.uniform(0, ceiling) if self.jitter else ceiling  # noqa: S311 - not crypto
 
 
