@@ -124,8 +124,11 @@ class _PageWalker:
         if not page.items:
             self._done = True  # past the end of the data, whatever total says
             return None
-        fresh = [row for row in page.items if row.id not in self._seen]
-        self._seen.update(row.id for row in fresh)
+        fresh: list[Subaccount] = []
+        for row in page.items:  # a page may repeat a row too, not only earlier pages
+            if row.id not in self._seen:
+                self._seen.add(row.id)
+                fresh.append(row)
         if fresh and len(page.items) >= self._per_page and page.total > 0:
             # The list grew during the walk: follow it, but only on evidence of new rows.
             self._last = max(self._last, math.ceil(page.total / self._per_page))
