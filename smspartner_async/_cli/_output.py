@@ -1,0 +1,74 @@
+"""How the CLI prints: aligned tables for people, JSON for programs, money never as a float."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Collection, Sequence
+from decimal import Decimal
+
+_PLACES = Decimal("0.001")
+
+__all__ = ["emit_json", "fancy_terminal", "money", "money_json", "pairs", "table"]
+
+
+def money(amount: Decimal) -> str:
+    """An amount for people: thousands separators and the API's three places."""
+    return f"{amount:,.3f}"
+
+
+def money_json(amount: Decimal) -> str:
+    """An amount for programs: the exact decimal as a string, never exponent notation.
+
+    Three places like the API's balances (``"5.000"``), unless that would round: credit
+    answers come as JSON numbers and are shown exactly as received then.
+    """
+    fixed = amount.quantize(_PLACES) if amount.is_finite() else amount
+    return format(fixed if fixed == amount else amount, "f")
+
+
+def emit_json(value: object) -> None:
+    """Print ``value`` as indented JSON on stdout."""
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Collection[int] = ()
+) -> str:
+    """Rows as aligned columns under a header; columns numbered in ``right`` align right."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            cell.rjust(width) if i in right else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    rule = ["-" * w if h else "" for h, w in zip(headers, widths, strict=True)]
+    return "\n".join([line(headers), line(rule), *map(line, rows)])
+
+
+def pairs(items: Sequence[tuple[str, str]], *, indent: str = "", right: bool = False) -> str:
+    """``label  value`` lines with the values aligned (right-aligned for amounts)."""
+    width = max((len(label) for label, _ in items), default=0)
+    values = max((len(value) for _, value in items), default=0)
+    return "\n".join(
+        f"{indent}{label.ljust(width)}  {value.rjust(values) if right else value}".rstrip()
+        for label, value in items
+    )
+
+
+def fancy_terminal() -> bool:
+    """Whether both stdout and stderr are terminals: only then is a progress bar drawn.
+
+    Checking both keeps ``demo | less`` clean: a bar on stderr would land between lines the
+    pager shows later.
+    """
+    return _isatty(sys.stdout) and _isatty(sys.stderr)
+
+
+def _isatty(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(callable(isatty) and isatty())
