@@ -10,6 +10,7 @@ import enum
 import logging
 import os
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar, cast
@@ -288,7 +289,27 @@ class AsyncSMSPartner:
         what = "timed out" if cls is APITimeoutError else "failed"
         detail = self._redact(str(exc)) or type(exc).__name__
         error = cls(f"{endpoint.path}: request {what}: {detail}", endpoint=endpoint.path)
-        return _caused_by(error, exc)
+        return _caused_by(error, self._clean_cause(exc))
+
+    def _clean_cause(self, exc: httpx.TransportError) -> BaseException:
+        """``exc``, or a masked copy if its printed traceback (chain included) shows the key.
+
+        A transport may put the request URL, query and key, in its message (aiohttp does in
+        some errors); the cause is printed by every ``logger.exception``.
+        """
+        printed = "".join(traceback.format_exception(exc))
+        if self._redact(printed) == printed:
+            return exc
+        try:
+            request: httpx.Request | None = exc.request
+        except RuntimeError:  # no request attached
+            request = None
+        message = self._redact(str(exc))
+        try:
+            clean = type(exc)(message, request=request)
+        except TypeError:  # a transport's own subclass with another signature
+            clean = httpx.TransportError(message, request=request)
+        return clean.with_traceback(exc.__traceback__)
 
     def _read_answer(
         self, endpoint: Endpoint, response: httpx.Response, decode: Decoder[T]
