@@ -69,6 +69,10 @@ async def served(
     # (instead of uvicorn's sys.exit) when the address is taken.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.create_server((host, port), family=family)
+    # Accepted sockets inherit this. asyncio only sets it on sockets made with
+    # proto=IPPROTO_TCP, which create_server's are not; without it, Nagle holds back each
+    # answer's body behind its headers until the client's delayed ACK, ~40 ms per request.
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     actual_port: int = listener.getsockname()[1]
 
     failure: list[BaseException] = []
