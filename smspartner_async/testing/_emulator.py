@@ -333,15 +333,14 @@ class Emulator:
         path: str = scope["path"]
         raw_query = bytes(scope.get("query_string", b"")).decode("latin-1")
         endpoint = _ROUTES.get(path)
-        routed = endpoint is not None and HANDLERS[endpoint][0] == method
+        query = dict(parse_qsl(raw_query, keep_blank_values=True))
+        parsed = _parse_body(body) if method != "GET" else None
         with self._lock:
+            fault = None
+            if endpoint is not None and HANDLERS[endpoint][0] == method:
+                fault = self._faults.take(endpoint)
             request = RecordedRequest(
-                method=method,
-                path=path,
-                endpoint=endpoint,
-                query=dict(parse_qsl(raw_query, keep_blank_values=True)),
-                json=_parse_body(body) if method != "GET" else None,
-                fault=self._faults.take(endpoint) if routed and endpoint is not None else None,
+                method=method, path=path, endpoint=endpoint, query=query, json=parsed, fault=fault
             )
             self._requests.append(request)
         return request

@@ -36,8 +36,9 @@ class RecordedRequest:
     """One request as the emulator saw it, in arrival order.
 
     ``json`` is the parsed body of a POST or DELETE (numbers with a fraction parsed as
-    ``Decimal``), or None for a GET, an empty body or a body that was not JSON. ``fault`` is the
-    scripted fault applied to this request, if any. ``repr`` shows ``apiKey`` values as ``***``.
+    ``Decimal``; an empty body as ``{}``), or None for a GET or a body that is not JSON.
+    ``fault`` is the scripted fault applied to this request, if any. ``repr`` shows ``apiKey``
+    values as ``***``.
     """
 
     method: str
