@@ -1,16 +1,16 @@
 """Async, typed client for the SMS Partner sub-account API, on asyncio and trio.
 
-::
+```python
+import smspartner_async as sp
 
-    import smspartner_async as sp
-
-    async with sp.AsyncSMSPartner() as client:          # key from SMSPARTNER_API_KEY
-        async for sub in client.subaccounts.list():
-            print(sub.email, sub.credits.balance)
-        transfer = await client.subaccounts.add_credit(token, Decimal("25"))
+async with sp.AsyncSMSPartner() as client:          # key from SMSPARTNER_API_KEY
+    async for sub in client.subaccounts.list():
+        print(sub.email, sub.credits.balance)
+    transfer = await client.subaccounts.add_credit(token, Decimal("25"))
+```
 
 Money is ``Decimal`` throughout; a request that may have moved money is never retried
-blindly (:class:`OutcomeUnknownError`).
+blindly ([`OutcomeUnknownError`][]).
 """
 
 import logging
