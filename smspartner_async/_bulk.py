@@ -38,6 +38,8 @@ __all__ = [
 logger = logging.getLogger("smspartner_async")
 
 BulkStatus: TypeAlias = Literal["applied", "failed", "unknown"]
+"""Where a bulk item ended: ``"applied"`` (confirmed), ``"failed"`` (surely not applied) or
+``"unknown"`` (may have been applied: check before retrying it)."""
 #: token -> amount, or (token, amount) pairs; a token may repeat in pairs (one transfer each).
 BulkItems: TypeAlias = Mapping[str, Amount] | Iterable[tuple[str, Amount]]
 Move: TypeAlias = Callable[[str, Decimal], Awaitable[CreditTransfer]]
@@ -49,8 +51,16 @@ ProgressCallback: TypeAlias = Callable[[int, int], object]
 class BulkResult:
     """The outcome of one item of a bulk operation.
 
+    ``token`` and ``amount`` are the item as given (the amount as a ``Decimal``). ``status``
+    says where it ended; ``transfer`` holds the balances after it when it was applied, and
+    ``error`` why not otherwise (an [`OutcomeUnknownError`][] for ``"unknown"`` items).
     ``sent`` is ``False`` for items that never left because the run stopped early (the API key
     was refused, or the call was cancelled before their turn).
+
+    ```python
+    for result in report.failed:
+        print(result.token, result.amount, result.error)
+    ```
     """
 
     token: str
@@ -67,12 +77,15 @@ ResultCallback: TypeAlias = Callable[[BulkResult], object]
 
 @attrs.frozen
 class BulkReport:
-    """Every item's outcome, in input order.
+    """Every item's outcome of a bulk call, in input order.
 
-    >>> report = await client.subaccounts.bulk_add_credit({"tok1": 5, "tok2": 5})  # doctest: +SKIP
+    ```pycon
+    >>> report = await client.subaccounts.bulk_add_credit({"tok1": 5, "tok2": 5})
     >>> report.ok, len(report.applied), report.applied_amount
     (True, 2, Decimal('10'))
-    >>> print(report.summary())  # doctest: +SKIP
+    >>> print(report.summary())
+    2 items: 2 applied (10 EUR), 0 failed, 0 unknown (0 EUR may have moved)
+    ```
     """
 
     results: list[BulkResult]
@@ -104,7 +117,7 @@ class BulkReport:
 
     @property
     def unknown_amount(self) -> Decimal:
-        """The euros that may have moved on top of :attr:`applied_amount`."""
+        """The euros that may have moved on top of [`applied_amount`][]."""
         return sum((r.amount for r in self.results if r.status == "unknown"), Decimal(0))
 
     def _with(self, status: BulkStatus) -> list[BulkResult]:
