@@ -50,16 +50,31 @@ __all__ = [
 
 
 class SMSPartnerError(Exception):
-    """Base class of every error raised by ``smspartner_async``."""
+    """Base class of every error raised by ``smspartner_async``.
+
+    Its subclasses say what went wrong and whether anything may have happened on the server;
+    see the tree in the [errors guide](../guides/errors.md).
+
+    ```python
+    try:
+        await client.subaccounts.add_credit(token, "5")
+    except sp.SMSPartnerError as exc:
+        log.error("SMS Partner: %s", exc)    # never contains the API key
+    ```
+    """
 
 
 class ValidationError(SMSPartnerError, ValueError):
     """Input refused before anything was sent; ``.field`` names the offending argument.
 
-    >>> raise ValidationError("amount must be positive, got '-1'", field="amount")
+    Also a ``ValueError``.
+
+    ```pycon
+    >>> await client.subaccounts.add_credit(token, "-1")
     Traceback (most recent call last):
     ...
-    smspartner_async.ValidationError: amount must be positive, got '-1'
+    smspartner_async.ValidationError: amount must be greater than 0, got '-1'
+    ```
     """
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
@@ -80,7 +95,16 @@ class APIError(SMSPartnerError):
 
     ``code`` is the API's own code (``None`` when the body had none), ``status_code`` the HTTP
     status, ``endpoint`` the API path (``"subaccount/credit/add"``), ``details`` the per-field
-    errors of a validation answer.
+    errors of a validation answer. The server surely did not apply a refused request.
+
+    ```python
+    try:
+        await client.subaccounts.delete(token)
+    except sp.NotFoundError:
+        pass                                  # already gone
+    except sp.APIError as exc:
+        print(exc.endpoint, exc.code, exc.status_code, exc.message)
+    ```
     """
 
     def __init__(
@@ -188,6 +212,14 @@ class OutcomeUnknownError(SMSPartnerError):
     Raised instead of retrying blindly: the request was sent, and its answer was lost or
     unreadable (``__cause__`` holds the underlying error). Check the balances
     (``subaccounts.list()``) before trying again.
+
+    ```python
+    try:
+        await client.subaccounts.add_credit(token, "25")
+    except sp.OutcomeUnknownError as exc:
+        log.warning("top-up may or may not have happened: %s", exc.__cause__)
+        ...  # read the balance again; send it again only if the credit did not arrive
+    ```
     """
 
     def __init__(self, message: str, *, endpoint: str | None = None) -> None:
