@@ -22,8 +22,12 @@ __all__ = [
     "SubaccountType",
 ]
 
-#: The two kinds of sub-account; the choice is final once created.
 SubaccountType: TypeAlias = Literal["simple", "advanced"]
+"""The two kinds of sub-account; the choice is final once created.
+
+``"simple"`` accounts get a generated e-mail when none is given; ``"advanced"`` ones need an
+e-mail and ``is_buyer`` (see [`AsyncSubaccounts.create`][smspartner_async.AsyncSubaccounts.create]).
+"""
 
 
 def _hidden(_: object) -> str:
@@ -45,6 +49,11 @@ class Subaccount:
     ``token`` identifies it in credit and delete calls. ``api_key`` is the sub-account's own
     key: kept, but never shown by ``repr``. ``created_at`` is the server's local time, as sent
     (no time zone).
+
+    ```python
+    async for sub in client.subaccounts.list():
+        print(sub.id, sub.email, sub.type, sub.credits.balance, sub.credits.currency)
+    ```
     """
 
     id: int
@@ -58,7 +67,14 @@ class Subaccount:
 
 @attrs.frozen
 class SubaccountPage:
-    """One page of ``subaccount/list``: ``total`` rows in all, ``per_page`` a page."""
+    """One page of ``subaccount/list``: ``total`` rows in all, ``per_page`` a page.
+
+    ```python
+    page = await client.subaccounts.list_page(2)
+    pages = -(-page.total // page.per_page)          # how many pages there are
+    print(f"page {page.page} of {pages}:", [sub.email for sub in page.items])
+    ```
+    """
 
     total: int
     per_page: int
@@ -78,7 +94,14 @@ class CreatedSubaccount:
 
 @attrs.frozen
 class CreditTransfer:
-    """Balances after a credit move: the main account's and the sub-account's, in euros."""
+    """Balances after a credit move: the main account's and the sub-account's, in euros.
+
+    ```pycon
+    >>> transfer = await client.subaccounts.add_credit(token, "25")
+    >>> transfer.account_balance, transfer.subaccount_balance
+    (Decimal('2869.2'), Decimal('61.8'))
+    ```
+    """
 
     account_balance: Decimal
     subaccount_balance: Decimal
