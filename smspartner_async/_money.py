@@ -15,8 +15,17 @@ from ._errors import ValidationError
 
 __all__ = ["Amount", "parse_amount", "to_wire"]
 
-#: What callers may pass wherever an amount of euros is expected.
 Amount: TypeAlias = Decimal | int | str | float
+"""What callers may pass wherever an amount of euros is expected.
+
+A ``float`` is read through its ``repr`` (``0.1`` means ``Decimal("0.1")``). Zero, negatives,
+NaN, infinities and more than 3 decimal places raise [`ValidationError`][] before anything is
+sent:
+
+```python
+await client.subaccounts.add_credit(token, Decimal("2.5"))   # or 2.5, "2.5", or 3
+```
+"""
 
 PLACES = 3
 # No euro amount needs more than 15 integer digits; the bound keeps every amount exactly
