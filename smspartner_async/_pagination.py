@@ -33,17 +33,20 @@ FetchPage = Callable[[int], Awaitable[SubaccountPage]]
 
 
 class SubaccountPaginator:
-    """Every sub-account, page after page. Iterate it for rows, or :meth:`pages` for pages.
+    """Every sub-account, page after page. Iterate it for rows, or [`pages`][] for pages.
 
-    ::
+    Made by [`AsyncSubaccounts.list`][smspartner_async.AsyncSubaccounts.list]:
 
-        async for sub in client.subaccounts.list(prefetch=8):
-            print(sub.token, sub.credits.balance)
+    ```python
+    async for sub in client.subaccounts.list(prefetch=8):
+        print(sub.token, sub.credits.balance)
 
-        async for page in client.subaccounts.list().pages():
-            print(page.page, len(page.items))
+    async for page in client.subaccounts.list().pages():
+        print(page.page, len(page.items))
+    ```
 
-    Each iteration walks the list afresh.
+    Each iteration walks the list afresh. Leaving the loop early (``break``, an exception, a
+    timeout) leaves no request running.
     """
 
     def __init__(self, fetch: FetchPage, *, prefetch: int) -> None:
