@@ -18,12 +18,16 @@ __all__ = ["ProgressBar"]
 class ProgressBar:
     """An ``on_progress`` callback that draws a progress bar.
 
-    ::
+    ```python
+    report = await client.subaccounts.bulk_add_credit(
+        amounts, on_progress=smspartner_async.ProgressBar("top-ups")
+    )
+    ```
 
-        report = await client.subaccounts.bulk_add_credit(
-            amounts, on_progress=smspartner_async.ProgressBar("top-ups"))
-
-    It closes itself when ``done == total``.
+    With ``tqdm`` installed (and ``use_tqdm`` left on) it draws through ``tqdm.auto``: a widget
+    in notebooks, a bar in terminals. Otherwise it writes a text bar to ``stream`` (standard
+    error by default) when that is a terminal or a notebook, and nothing when output goes to a
+    file or a pipe. It closes itself when ``done == total``.
     """
 
     def __init__(
