@@ -40,7 +40,9 @@ MAX_RETRY_AFTER = 60.0
 class RetryDetails:
     """What a retry hook is told: which call failed, how, and the wait chosen before the next try.
 
-    ``attempt`` is the number of the attempt that just failed (1 for the first).
+    ``endpoint`` is the API path (``"subaccount/list"``), ``attempt`` the number of the attempt
+    that just failed (1 for the first), ``delay`` the seconds about to be waited, ``error`` the
+    failure, ``retry_after`` the server's ``Retry-After`` in seconds, if it sent one.
     """
 
     endpoint: str
@@ -64,11 +66,25 @@ def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) ->
 class RetryPolicy:
     """How a client retries. ``RetryPolicy(max_attempts=1)`` turns retries off.
 
+    ```pycon
     >>> RetryPolicy(max_attempts=6, max_delay=30.0)
     RetryPolicy(max_attempts=6, initial_delay=0.5, max_delay=30.0, jitter=True, on_retry=None)
+    ```
 
-    ``on_retry`` is called before each wait with a :class:`RetryDetails`; it may return a number
-    of seconds to wait instead (``None`` keeps the computed wait). It is a plain callable.
+    The wait after attempt *n* is ``initial_delay * 2 ** (n - 1)``, capped at ``max_delay``
+    and, with ``jitter``, drawn at random below that. A server's ``Retry-After`` replaces it.
+    Which failures are retried at all is fixed: see the
+    [errors guide](../guides/errors.md#what-is-retried-for-you).
+
+    ``on_retry`` is called before each wait with a [`RetryDetails`][]; it may return a number
+    of seconds to wait instead (``None`` keeps the computed wait). It is a plain callable:
+
+    ```python
+    def log_retry(details: sp.RetryDetails) -> None:
+        print(f"{details.endpoint} failed ({details.error!r}), attempt {details.attempt}")
+
+    client = sp.AsyncSMSPartner(retry=sp.RetryPolicy(on_retry=log_retry))
+    ```
     """
 
     max_attempts: int = attrs.field(default=4, validator=_positive_attempts)
@@ -116,13 +132,17 @@ def set_testing(enabled: bool = True) -> None:
     """Switch backoff off (``True``) or back on, for your test suite.
 
     Retries still happen exactly as in production, with the same counts and the same
-    ``Retry-After`` rules, but every wait is zero, so tests that exercise retries run fast::
+    ``Retry-After`` rules, but every wait is zero, so tests that exercise retries run fast:
 
-        @pytest.fixture(autouse=True)
-        def no_backoff():
-            smspartner_async.set_testing(True)
-            yield
-            smspartner_async.set_testing(False)
+    ```python
+    @pytest.fixture(autouse=True)
+    def no_backoff():
+        smspartner_async.set_testing(True)
+        yield
+        smspartner_async.set_testing(False)
+    ```
+
+    It is process-wide, unlike every other setting, which belongs to a client.
     """
     global _testing  # noqa: PLW0603 - a test switch is the one process-wide setting
     _testing = enabled
