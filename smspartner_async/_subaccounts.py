@@ -31,7 +31,15 @@ class AsyncSubaccounts:
     """Create, list, credit and delete sub-accounts. Reached as ``client.subaccounts``.
 
     Every argument is checked before anything is sent: a bad one raises
-    :class:`ValidationError` naming it.
+    [`ValidationError`][] naming it. Amounts are [`Amount`][]s: ``Decimal``, ``int`` or ``str``
+    euros.
+
+    ```python
+    subs = client.subaccounts
+    created = await subs.create("simple", credit_to_attribute="10")
+    await subs.add_credit(created.token, "2.5")
+    await subs.delete(created.token)
+    ```
     """
 
     def __init__(self, client: AsyncSMSPartner, request: Request) -> None:
@@ -55,13 +63,18 @@ class AsyncSubaccounts:
         """Create a sub-account; ``credit_to_attribute`` euros move to it from the main account.
 
         ``"simple"`` accounts get a generated e-mail when none is given; ``"advanced"`` ones
-        need ``email`` and ``is_buyer``. ``None`` fields are not sent.
+        need ``email`` and ``is_buyer``. ``None`` fields are not sent. Until SMS Partner has
+        activated sub-accounts on the account, this raises [`PermissionDeniedError`][]; an
+        e-mail already in use raises [`ConflictError`][]. Never retried once it may have
+        reached the server (see [`add_credit`][]).
 
-        >>> created = await client.subaccounts.create(  # doctest: +SKIP
+        ```pycon
+        >>> created = await client.subaccounts.create(
         ...     "advanced", email="shop@example.com", is_buyer=False,
         ...     credit_to_attribute=Decimal("10"))
         >>> created.token
         'f3c1...'
+        ```
         """
         kind = check_type(type)
         parameters: dict[str, object] = {}
@@ -83,17 +96,25 @@ class AsyncSubaccounts:
         return await self._request(CREATE, fields, decode_created)
 
     async def list_page(self, page: int = 1) -> SubaccountPage:
-        """One page of sub-accounts (20 rows a page), with the ``total`` across all pages."""
+        """One page of sub-accounts (20 rows a page), with the ``total`` across all pages.
+
+        ```python
+        page = await client.subaccounts.list_page(2)
+        print(page.total, [sub.email for sub in page.items])
+        ```
+        """
         number = check_positive_int(page, field="page")
         return await self._request(LIST, {"page": number}, decode_page)
 
     def list(self, *, prefetch: int = 4) -> SubaccountPaginator:
         """Every sub-account, in page order, with up to ``prefetch`` pages requested ahead.
 
-        >>> async for sub in client.subaccounts.list(prefetch=8):  # doctest: +SKIP
-        ...     print(sub.email, sub.credits.balance)
+        ```python
+        async for sub in client.subaccounts.list(prefetch=8):
+            print(sub.email, sub.credits.balance)
+        ```
 
-        ``prefetch=1`` walks strictly one page after another.
+        ``prefetch=1`` walks strictly one page after another. See [`SubaccountPaginator`][].
         """
         return SubaccountPaginator(
             self.list_page, prefetch=check_positive_int(prefetch, field="prefetch")
@@ -103,23 +124,35 @@ class AsyncSubaccounts:
         """Move ``amount`` euros from the main account to the sub-account ``token``.
 
         Never retried once it may have reached the server: if the answer is lost, this raises
-        :class:`OutcomeUnknownError` rather than risk paying twice.
+        [`OutcomeUnknownError`][] rather than risk paying twice. An unknown ``token`` raises
+        [`NotFoundError`][], a short balance [`InsufficientCreditError`][].
 
-        >>> t = await client.subaccounts.add_credit(token, Decimal("25"))  # doctest: +SKIP
+        ```pycon
+        >>> t = await client.subaccounts.add_credit(token, Decimal("25"))
         >>> t.subaccount_balance
         Decimal('61.8')
+        ```
         """
         return await self._move(CREDIT_ADD, token, amount)
 
     async def remove_credit(self, token: str, amount: Amount) -> CreditTransfer:
         """Move ``amount`` euros from the sub-account ``token`` back to the main account.
 
-        Same retry rules as :meth:`add_credit`.
+        Same rules as [`add_credit`][].
+
+        ```python
+        await client.subaccounts.remove_credit(token, "2.5")
+        ```
         """
         return await self._move(CREDIT_REMOVE, token, amount)
 
     async def delete(self, token: str) -> None:
-        """Delete the sub-account ``token``. Raises :class:`NotFoundError` if there is none."""
+        """Delete the sub-account ``token``. Raises [`NotFoundError`][] if there is none.
+
+        ```python
+        await client.subaccounts.delete(token)
+        ```
+        """
         fields = {"token": check_token(token)}
         await self._request(DELETE, fields, _ignore_body)
 
@@ -158,13 +191,16 @@ class AsyncSubaccounts:
         (also for in-flight items when the call is cancelled, as ``unknown``).
 
         A refused API key stops the run: the items not yet sent are reported failed, with
-        ``sent=False``. Nothing is ever sent twice.
+        ``sent=False``. Nothing is ever sent twice. Returns a [`BulkReport`][]; see the
+        [bulk guide](../guides/concurrency.md#bulk-top-ups).
 
-        >>> report = await client.subaccounts.bulk_add_credit(  # doctest: +SKIP
+        ```pycon
+        >>> report = await client.subaccounts.bulk_add_credit(
         ...     {"tok1": Decimal("5"), "tok2": "7.5"}, concurrency=32,
         ...     on_progress=ProgressBar("top-ups"))
         >>> report.ok
         True
+        ```
         """
         return await run_bulk(
             self.add_credit,
@@ -200,8 +236,12 @@ class AsyncSubaccounts:
         on_progress: ProgressCallback | None = None,
         on_result: ResultCallback | None = None,
     ) -> BulkReport:
-        """Take credit back from many sub-accounts at once; same rules as
-        :meth:`bulk_add_credit`."""
+        """Take credit back from many sub-accounts at once; same rules as [`bulk_add_credit`][].
+
+        ```python
+        report = await client.subaccounts.bulk_remove_credit({token: "5" for token in tokens})
+        ```
+        """
         return await run_bulk(
             self.remove_credit,
             amounts,
