@@ -88,22 +88,24 @@ class _Failure:
 class AsyncSMSPartner:
     """Async client for the SMS Partner sub-account API. Share one per application.
 
-    ::
-
-        async with AsyncSMSPartner() as client:        # key from SMSPARTNER_API_KEY
-            info = await client.account()
-            async for sub in client.subaccounts.list():
-                print(sub.email, sub.credits.balance)
+    ```python
+    async with AsyncSMSPartner() as client:        # key from SMSPARTNER_API_KEY
+        info = await client.account()
+        async for sub in client.subaccounts.list():
+            print(sub.email, sub.credits.balance)
+    ```
 
     ``api_key``: the account's key; ``None`` reads ``SMSPARTNER_API_KEY``. ``timeout``: seconds
     (connect capped at 5 s) or an ``httpx.Timeout``, applied to every request. ``retry``: the
-    :class:`RetryPolicy`. ``http_client``: your own ``httpx.AsyncClient``, used as given and never
+    [`RetryPolicy`][]. ``http_client``: your own ``httpx.AsyncClient``, used as given and never
     closed by us. ``transport``: an ``httpx.AsyncBaseTransport`` for the client's own
     ``httpx.AsyncClient`` (tests use ``httpx.MockTransport`` or the emulator's).
     ``max_connections``: requests in flight at once through this client; more wait their turn
     without their timeout running.
 
-    Without ``async with``, call :meth:`aclose` when done.
+    ``base_url`` must be ``https://`` (plain ``http://`` only for localhost, such as a served
+    emulator). No API key at all raises [`SMSPartnerError`][] at once. One client is safe to
+    share between tasks; without ``async with``, call [`aclose`][] when done.
     """
 
     def __init__(
@@ -154,7 +156,7 @@ class AsyncSMSPartner:
 
     @property
     def is_closed(self) -> bool:
-        """Whether :meth:`aclose` has been called."""
+        """Whether [`aclose`][] has been called."""
         return self._state is _State.CLOSED
 
     async def __aenter__(self) -> Self:
@@ -180,9 +182,11 @@ class AsyncSMSPartner:
     async def account(self) -> AccountInfo:
         """The main account: user name and euro balance (``GET me``).
 
-        >>> info = await client.account()  # doctest: +SKIP
+        ```pycon
+        >>> info = await client.account()
         >>> info.balance
         Decimal('10225.119')
+        ```
         """
         return await self._request(ACCOUNT, {}, decode_account)
 
