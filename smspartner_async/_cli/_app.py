@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import enum
+import importlib
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -120,23 +121,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if context.sandbox and context.base_url is not None:
         return _fail(f"{PROG}: error: --sandbox and --base-url exclude each other", ExitCode.USAGE)
-    handler = cast("Handler", args.handler)
+    handler = _handler(args.handler)
     try:
         return anyio.run(handler, context)
-    except KeyboardInterrupt:
-        return _fail(f"{PROG}: {args.interrupted}", ExitCode.INTERRUPTED)
-    except BrokenPipeError:
-        # The reader left (`| head`): stop quietly, and keep the interpreter's final flush
-        # from failing on the same closed pipe.
-        with contextlib.suppress(OSError, ValueError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return ExitCode.PIPE_CLOSED
     except BaseException as exc:
-        outcome = _classify(_single(exc))
+        # Task groups may wrap the one error that matters in exception groups.
+        leaf = _single(exc)
+        if isinstance(leaf, KeyboardInterrupt):
+            return _fail(f"{PROG}: {args.interrupted}", ExitCode.INTERRUPTED)
+        if isinstance(leaf, BrokenPipeError):
+            # The reader left (`| head`): stop quietly, and keep the interpreter's final
+            # flush from failing on the same closed pipe.
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return ExitCode.PIPE_CLOSED
+        outcome = _classify(leaf)
         if outcome is None:
             raise  # a bug: its traceback is what a report needs
         label, code = outcome
-        return _fail(_redact(f"{PROG}: {label}: {_one_line(exc)}", api_key), code)
+        return _fail(_redact(f"{PROG}: {label}: {_one_line(leaf)}", api_key), code)
+
+
+def _handler(name: str) -> Handler:
+    """The coroutine behind ``"module:function"``, imported only when its command runs, so
+    ``--help`` or ``account`` do not pay for the demo and the emulator."""
+    module, _, function = name.partition(":")
+    found = getattr(importlib.import_module(f"smspartner_async._cli.{module}"), function)
+    return cast("Handler", found)
 
 
 def _fail(line: str, code: ExitCode) -> int:
@@ -184,7 +195,7 @@ def _classify(exc: BaseException) -> tuple[str, ExitCode] | None:
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(_single(exc)).split()) or type(exc).__name__
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _redact(line: str, api_key: str | None) -> str:
@@ -267,10 +278,9 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser for every subcommand; each sets ``handler`` and ``interrupted``,
+    """The parser for every subcommand; each sets ``handler`` (``"module:function"``) and
+    ``interrupted``,
     the line printed on Ctrl-C."""
-    from smspartner_async._cli import _commands, _demo  # noqa: PLC0415 - they import this module
-
     shared = _Parser(add_help=False)
     _add_global_options(shared, suppress=True)
     raw = argparse.RawDescriptionHelpFormatter
@@ -289,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     def command(
         group: argparse._SubParsersAction[_Parser],  # pyright: ignore[reportPrivateUsage]
         name: str,
-        handler: Handler,
+        handler: str,
         help: str,
     ) -> _Parser:
         sub = group.add_parser(
@@ -301,16 +311,16 @@ def build_parser() -> argparse.ArgumentParser:
     command(
         commands,
         "demo",
-        _demo.run,
+        "_demo:run",
         "a guided tour against an in-process emulator: no network, no key, a few seconds",
     )
-    command(commands, "account", _commands.account, "the main account and its balance")
+    command(commands, "account", "_commands:account", "the main account and its balance")
 
     sub_parser = commands.add_parser(
         "subaccounts", help="list, create and delete sub-accounts", formatter_class=raw
     )
     subaccounts = sub_parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    listing = command(subaccounts, "list", _commands.list_subaccounts, "every sub-account")
+    listing = command(subaccounts, "list", "_commands:list_subaccounts", "every sub-account")
     listing.add_argument(
         "--prefetch",
         metavar="N",
@@ -318,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=4,
         help="pages requested ahead (default: 4)",
     )
-    create = command(subaccounts, "create", _commands.create, "create a sub-account")
+    create = command(subaccounts, "create", "_commands:create", "create a sub-account")
     create.add_argument("type", choices=("simple", "advanced"), help="the sub-account's kind")
     create.add_argument("--email", help="its e-mail (required for advanced)")
     create.add_argument(
@@ -330,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--credit", metavar="AMOUNT", help="euros to move to it at once")
     for name in ("title", "firstname", "lastname"):
         create.add_argument(f"--{name}")
-    delete = command(subaccounts, "delete", _commands.delete, "delete a sub-account")
+    delete = command(subaccounts, "delete", "_commands:delete", "delete a sub-account")
     delete.add_argument("token")
 
     credit_parser = commands.add_parser(
@@ -338,8 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     credit = credit_parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for name, handler, help in (
-        ("add", _commands.add_credit, "move AMOUNT euros from the main account to TOKEN"),
-        ("remove", _commands.remove_credit, "move AMOUNT euros from TOKEN to the main account"),
+        ("add", "_commands:add_credit", "move AMOUNT euros from the main account to TOKEN"),
+        ("remove", "_commands:remove_credit", "move AMOUNT euros from TOKEN to the main account"),
     ):
         move = command(credit, name, handler, help)
         move.add_argument("token")
@@ -348,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     bulk = command(
         credit,
         "bulk",
-        _commands.bulk,
+        "_commands:bulk",
         "move credit for many sub-accounts from a CSV of token,amount rows",
     )
     bulk.add_argument(
@@ -371,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = command(
         commands,
         "emulator",
-        _commands.emulator,
+        "_commands:emulator",
         "serve the SMS Partner emulator over HTTP until Ctrl-C (needs smspartner-async[emulator])",
     )
     serve.set_defaults(interrupted="emulator stopped")
