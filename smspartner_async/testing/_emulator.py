@@ -79,15 +79,19 @@ def _exact(amount: Decimal | int | str, what: str) -> Decimal:
 class Emulator:
     """An in-memory SMS Partner sub-account API, as a plain ASGI 3 application.
 
-    Serve it in-process with :class:`EmulatorTransport` (or :meth:`client`), or over real HTTP
-    with :func:`served`. It keeps a ledger that never creates or loses money, logs every
-    request, and fails on demand with scripted :class:`Fault`\\ s::
+    Serve it in-process with
+    [`EmulatorTransport`][smspartner_async.testing.EmulatorTransport] (or [`client`][]), or
+    over real HTTP with [`served`][smspartner_async.testing.served]. It keeps a ledger that
+    never creates or loses money, logs every request, and fails on demand with scripted
+    [faults][smspartner_async.testing.Fault]:
 
-        emulator = Emulator(main_balance=Decimal("100"))
-        [token] = emulator.seed_subaccounts(1)
-        emulator.inject(Fault.apply_then_stall(5), endpoint="subaccount/credit/add")
-        async with emulator.client(timeout=0.5) as client:
-            ...  # add_credit times out, yet emulator.balance(token) shows the credit
+    ```python
+    emulator = Emulator(main_balance=Decimal("100"))
+    [token] = emulator.seed_subaccounts(1)
+    emulator.inject(Fault.apply_then_stall(5), endpoint="subaccount/credit/add")
+    async with emulator.client(timeout=0.5) as client:
+        ...  # add_credit times out, yet emulator.balance(token) shows the credit
+    ```
 
     Error answers use HTTP ``error_status`` (200 or 4xx, like the real API). Requests the API
     would never accept at all get fixed statuses instead: 400 for a body that is not a JSON
@@ -97,11 +101,10 @@ class Emulator:
     ``error_status``, ``latency`` and ``subaccounts_enabled`` may be changed at any time.
     """
 
-    #: The main account's API key unless another is given.
     DEFAULT_API_KEY: ClassVar[str] = "emulator-api-key"
-    #: The identity ``me`` reports and ``create`` names as ``parent_email``.
+    """The main account's API key unless another is given."""
     USERNAME: ClassVar[str] = "owner@emulator.invalid"
-    #: Faults :meth:`inject_randomly` draws from unless told otherwise.
+    """The identity ``me`` reports and ``create`` names as ``parent_email``."""
     DEFAULT_RANDOM_FAULTS: ClassVar[tuple[Fault, ...]] = (
         Fault.status(429, retry_after=0),
         Fault.status(503),
@@ -109,6 +112,7 @@ class Emulator:
         Fault.drop(),
         Fault.apply_then_drop(),
     )
+    """Faults [`inject_randomly`][] draws from unless told otherwise."""
 
     def __init__(
         self,
@@ -129,8 +133,8 @@ class Emulator:
         self._api_key = api_key
         self._error_status = _validated_status(error_status)
         self._latency = _validated_latency(latency)
-        #: False: ``create`` answers code 2 and credit operations code 4, as before activation.
         self.subaccounts_enabled = subaccounts_enabled
+        """False: ``create`` answers code 2 and credit operations code 4, as before activation."""
         # Handlers never await, so a thread lock is enough to make each one atomic, and unlike
         # an anyio.Lock it also guards a served emulator (its own thread) and the test's reads.
         self._lock = threading.Lock()
@@ -219,7 +223,7 @@ class Emulator:
         """Create *n* sub-accounts directly and return their tokens.
 
         Each one's *balance* is taken from the main account (logged as ``"seed"`` transfers),
-        so :meth:`total_money` is unchanged; ``ValueError`` if the main account is short.
+        so [`total_money`][] is unchanged; ``ValueError`` if the main account is short.
         """
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
@@ -264,7 +268,7 @@ class Emulator:
 
         The draws come from the emulator's seeded generator, so a soak test is reproducible
         for a given request order. Calling this again replaces the previous setting;
-        ``rate=0`` turns it off. *faults* defaults to :attr:`DEFAULT_RANDOM_FAULTS`.
+        ``rate=0`` turns it off. *faults* defaults to [`DEFAULT_RANDOM_FAULTS`][].
         """
         with self._lock:
             self._faults.inject_randomly(
