@@ -12,6 +12,7 @@ import attrs
 __all__ = ["ENDPOINTS", "Fault", "FaultKind", "FaultPlan", "canonical_endpoint"]
 
 FaultKind = Literal["status", "html", "refuse", "drop", "apply_then_drop", "apply_then_stall"]
+"""What a [`Fault`][] does; each kind has a constructor of the same name (``Fault.drop()``)."""
 
 #: Operation names accepted by ``endpoint=`` filters, as paths relative to ``/v1/``.
 ENDPOINTS: Final = frozenset(
@@ -85,7 +86,7 @@ class Fault:
         """Refuse the connection before the request is sent; nothing is applied.
 
         In-process this surfaces as ``httpx.ConnectError``. A served emulator has already
-        accepted the connection, so there it can only drop it, like :meth:`drop`.
+        accepted the connection, so there it can only drop it, like [`drop`][].
         """
         return cls(kind="refuse")
 

@@ -58,7 +58,13 @@ class Transfer:
     """One movement of money between the main account and a sub-account.
 
     ``operation`` names what caused it (an endpoint, or ``"seed"`` for
-    :meth:`Emulator.seed_subaccounts`), so a test can check that nothing was applied twice.
+    [`Emulator.seed_subaccounts`][smspartner_async.testing.Emulator.seed_subaccounts]), so a
+    test can check that nothing was applied twice:
+
+    ```python
+    paid = [t for t in emulator.transfers if t.operation == "subaccount/credit/add"]
+    assert [t.token for t in paid] == [token]        # once, not twice
+    ```
     """
 
     token: str
