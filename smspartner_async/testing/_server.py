@@ -43,11 +43,14 @@ async def served(
     ``port=0`` picks a free port. uvicorn runs its own asyncio loop in a background thread,
     so this works under asyncio and trio alike, and the server stops, connections closed,
     when the block exits or is cancelled. A dropped-connection fault really closes the socket
-    mid-answer here, so a real client sees a protocol error, not an HTTP 500::
+    mid-answer here, so a real client sees a protocol error, not an HTTP 500:
 
-        async with served(Emulator(), port=0) as base_url:
-            async with httpx.AsyncClient(base_url=base_url) as http:
-                ...
+    ```python
+    emulator = Emulator()
+    async with served(emulator, port=0) as base_url:          # "http://127.0.0.1:PORT/v1/"
+        async with AsyncSMSPartner(api_key=emulator.api_key, base_url=base_url) as client:
+            info = await client.account()
+    ```
     """
     try:
         import uvicorn  # noqa: PLC0415 - an optional dependency, imported when first needed
@@ -114,6 +117,10 @@ async def serve(
 
     *on_ready* is called with the base URL once the server accepts connections. Needs
     the ``smspartner-async[emulator]`` extra.
+
+    ```python
+    anyio.run(serve, Emulator(), port=8765)   # until Ctrl-C
+    ```
     """
     async with served(emulator, host=host, port=port) as base_url:
         if on_ready is not None:

@@ -14,7 +14,7 @@ __all__ = ["EmulatorTransport"]
 
 
 class EmulatorTransport(httpx.AsyncBaseTransport):
-    """Send requests straight into an :class:`Emulator`, with no sockets, like a network would.
+    """Send requests straight into an [`Emulator`][], with no sockets, like a network would.
 
     ``httpx.ASGITransport`` alone ignores timeouts and re-raises whatever the app raises, so
     this transport adds what a real connection does:
@@ -24,12 +24,16 @@ class EmulatorTransport(httpx.AsyncBaseTransport):
     - ``Fault.drop()`` and ``Fault.apply_then_drop()`` raise ``httpx.RemoteProtocolError``;
     - ``Fault.refuse()`` raises ``httpx.ConnectError``.
 
-    Example::
+    Example, with your own ``httpx.AsyncClient`` under the library's client:
 
-        async with httpx.AsyncClient(
-            transport=EmulatorTransport(emulator), base_url="https://emulator.invalid/v1/"
-        ) as http:
-            answer = await http.get("me", params={"apiKey": emulator.api_key})
+    ```python
+    http = httpx.AsyncClient(transport=EmulatorTransport(emulator))
+    client = AsyncSMSPartner(
+        api_key=emulator.api_key, base_url="https://emulator.invalid/v1/", http_client=http
+    )
+    ```
+
+    [`Emulator.client`][smspartner_async.testing.Emulator.client] does this for you.
     """
 
     def __init__(self, emulator: Emulator) -> None:
