@@ -119,7 +119,7 @@ async def serve(
     the ``smspartner-async[emulator]`` extra.
 
     ```python
-    anyio.run(serve, Emulator(), port=8765)   # until Ctrl-C
+    anyio.run(serve, Emulator())   # on http://127.0.0.1:8765/v1/ until Ctrl-C
     ```
     """
     async with served(emulator, host=host, port=port) as base_url:
