@@ -1,0 +1,215 @@
+"""Money: amounts checked before sending, sent as plain decimal strings, read back exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from _support import Server, answer_for, body_of, ok, row
+
+import smspartner_async as sp
+
+pytestmark = pytest.mark.usefixtures("no_backoff")
+
+Send = Callable[[sp.AsyncSMSPartner, Any], Awaitable[object]]
+
+
+async def _add(client: sp.AsyncSMSPartner, amount: Any) -> object:
+    return await client.subaccounts.add_credit("tok", amount)
+
+
+async def _remove(client: sp.AsyncSMSPartner, amount: Any) -> object:
+    return await client.subaccounts.remove_credit("tok", amount)
+
+
+async def _create(client: sp.AsyncSMSPartner, amount: Any) -> object:
+    return await client.subaccounts.create("simple", credit_to_attribute=amount)
+
+
+#: (call, the field a refusal names, where the amount sits in the request body)
+SENDERS: list[tuple[Send, str, tuple[str, ...]]] = [
+    (_add, "amount", ("credit",)),
+    (_remove, "amount", ("credit",)),
+    (_create, "credit_to_attribute", ("parameters", "creditToAttribute")),
+]
+
+
+def _sent(request: httpx.Request, where: tuple[str, ...]) -> object:
+    value: Any = body_of(request)
+    for key in where:
+        value = value[key]
+    return value
+
+
+ACCEPTED = [
+    (Decimal("25"), "25"),
+    (Decimal("2.5"), "2.5"),
+    (Decimal("2.50"), "2.5"),
+    (Decimal("0.001"), "0.001"),
+    (Decimal("1.000"), "1"),
+    (Decimal("1E+2"), "100"),
+    (Decimal("12345678901234.567"), "12345678901234.567"),
+    (1, "1"),
+    (100, "100"),
+    ("100", "100"),
+    ("2.5", "2.5"),
+    (" 7.125 ", "7.125"),
+    ("1e2", "100"),
+    (0.1, "0.1"),  # through repr, not the binary fraction
+    (2.675, "2.675"),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("amount", "wire"), ACCEPTED)
+async def test_accepted_amounts_go_out_as_plain_strings(amount: object, wire: str) -> None:
+    # every amount-taking call: add_credit, remove_credit, create(credit_to_attribute=)
+    server = Server(answer_for)
+    async with server.client() as client:
+        for send, _, _ in SENDERS:
+            await send(client, amount)
+    assert [_sent(r, where) for r, (_, _, where) in zip(server.requests, SENDERS, strict=True)] == [
+        wire
+    ] * len(SENDERS)
+
+
+REFUSED = [
+    pytest.param(Decimal("NaN"), id="Decimal-NaN"),
+    pytest.param(Decimal("sNaN"), id="Decimal-sNaN"),
+    pytest.param(Decimal("Infinity"), id="Decimal-inf"),
+    pytest.param(Decimal("-Infinity"), id="Decimal-minus-inf"),
+    pytest.param(float("nan"), id="float-nan"),
+    pytest.param(float("inf"), id="float-inf"),
+    pytest.param("NaN", id="str-NaN"),
+    pytest.param("Infinity", id="str-inf"),
+    pytest.param(0, id="int-zero"),
+    pytest.param(Decimal(0), id="Decimal-zero"),
+    pytest.param(Decimal("-0"), id="Decimal-minus-zero"),
+    pytest.param("0.000", id="str-zero"),
+    pytest.param(0.0, id="float-zero"),
+    pytest.param(-1, id="int-negative"),
+    pytest.param(Decimal("-0.5"), id="Decimal-negative"),
+    pytest.param("-2", id="str-negative"),
+    pytest.param(-0.1, id="float-negative"),
+    pytest.param(Decimal("0.0001"), id="4-places"),
+    pytest.param("1.2345", id="str-4-places"),
+    pytest.param(Decimal("10.0005"), id="Decimal-4-places"),
+    pytest.param(1.1 + 2.2, id="float-with-binary-noise"),
+    pytest.param(1e-4, id="float-tiny"),
+    pytest.param(1e20, id="too-large"),
+    pytest.param(Decimal("1E+15"), id="Decimal-too-large"),
+    pytest.param(True, id="bool-True"),
+    pytest.param(False, id="bool-False"),
+    pytest.param("", id="empty"),
+    pytest.param("   ", id="blank"),
+    pytest.param("abc", id="junk"),
+    pytest.param("12,5", id="comma"),
+    pytest.param("5 EUR", id="unit"),
+    pytest.param("0x10", id="hex"),
+    pytest.param([5], id="list"),
+    pytest.param(b"5", id="bytes"),
+    pytest.param(complex(1, 0), id="complex"),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("amount", REFUSED)
+async def test_refused_amounts_send_nothing(amount: object) -> None:
+    server = Server()  # any request fails the test
+    async with server.client() as client:
+        for send, field, _ in SENDERS:
+            with pytest.raises(sp.ValidationError) as info:
+                await send(client, amount)
+            assert info.value.field == field
+            assert isinstance(info.value, ValueError)
+            assert field in str(info.value)
+    assert server.count == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("send", [_add, _remove])
+async def test_none_is_not_an_amount(send: Send) -> None:
+    server = Server()
+    async with server.client() as client:
+        with pytest.raises(sp.ValidationError) as info:
+            await send(client, None)
+    assert info.value.field == "amount"
+    assert server.count == 0
+
+
+@pytest.mark.anyio
+async def test_create_without_credit_sends_none() -> None:
+    server = Server(answer_for)
+    async with server.client() as client:
+        await _create(client, None)
+    assert "creditToAttribute" not in body_of(server.requests[0])["parameters"]
+
+
+# -- exact reading ------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_credit_answer_floats_become_exact_decimals() -> None:
+    server = Server(lambda r: ok(credit=2869.2, subaccountCredit=61.8, currency="EUR"))
+    async with server.client() as client:
+        transfer = await client.subaccounts.add_credit("tok", 1)
+    assert transfer.account_balance == Decimal("2869.2")
+    assert str(transfer.account_balance) == "2869.2"
+    assert transfer.subaccount_balance == Decimal("61.8")
+    assert isinstance(transfer.account_balance, Decimal)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("wire", "expected"),
+    [
+        (b"0.1", "0.1"),
+        (b"0.30000000000000004", "0.30000000000000004"),
+        (b"1234567890.123", "1234567890.123"),
+        (b"42", "42"),
+        (b"0", "0"),
+        (b"1.5e3", "1.5E+3"),
+    ],
+)
+async def test_json_numbers_are_read_digit_for_digit(wire: bytes, expected: str) -> None:
+    content = b'{"success":true,"code":200,"credit":%s,"subaccountCredit":%s,"currency":"EUR"}' % (
+        wire,
+        wire,
+    )
+    server = Server(lambda r: httpx.Response(200, content=content))
+    async with server.client() as client:
+        transfer = await client.subaccounts.remove_credit("tok", 1)
+    assert str(transfer.account_balance) == expected
+    assert transfer.subaccount_balance == Decimal(expected)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("balance", ["0.800", "0.000", "10225.119", "61.800", "3"])
+async def test_string_balances_keep_their_places(balance: str) -> None:
+    server = Server(lambda r: _one_row(balance))
+    async with server.client() as client:
+        page = await client.subaccounts.list_page()
+    got = page.items[0].credits.balance
+    assert isinstance(got, Decimal)
+    assert str(got) == balance
+    assert got.as_tuple() == Decimal(balance).as_tuple()
+
+
+def _one_row(balance: str) -> httpx.Response:
+    return ok(total=1, nb_per_page=20, page=1, data=[row(1, balance=balance)])
+
+
+@pytest.mark.anyio
+async def test_account_balance_is_exact() -> None:
+    answer = {
+        "user": {"username": "u"},
+        "credits": {"solde": "10225.119", "balance": "10225.119", "currency": "EUR"},
+    }
+    server = Server(lambda r: ok(**answer))
+    async with server.client() as client:
+        info = await client.account()
+    assert str(info.balance) == "10225.119"
+    assert isinstance(info.balance, Decimal)
