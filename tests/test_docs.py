@@ -1,0 +1,88 @@
+"""The documentation site builds with warnings as errors, and documents every public name."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import griffe
+import pytest
+
+import smspartner_async
+import smspartner_async.testing
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PUBLIC = [("smspartner_async", name) for name in smspartner_async.__all__] + [
+    ("smspartner_async.testing", name) for name in smspartner_async.testing.__all__
+]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site, built once by ``mkdocs build --strict`` (any warning fails the build)."""
+    out = tmp_path_factory.mktemp("site")
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")  # mkdocs-material's banner, not a warning
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert build.returncode == 0, f"mkdocs build failed:\n{build.stdout}\n{build.stderr}"
+    return out
+
+
+def test_the_site_builds_strictly(site: Path) -> None:
+    pages = {p.relative_to(site).as_posix() for p in site.rglob("*.html")}
+    assert {"index.html", "quickstart.html", "reference/api.html", "reference/testing.html"} <= (
+        pages
+    )
+    assert len([p for p in pages if p.startswith("guides/")]) == 7
+
+
+@pytest.mark.parametrize(("module", "name"), PUBLIC, ids=[f"{m}.{n}" for m, n in PUBLIC])
+def test_every_public_name_is_in_the_reference(site: Path, module: str, name: str) -> None:
+    page = "api.html" if module == "smspartner_async" else "testing.html"
+    html = (site / "reference" / page).read_text(encoding="utf-8")
+    assert f'id="{module}.{name}"' in html
+
+
+def test_the_reference_renders_markdown_not_rest(site: Path) -> None:
+    for page in ("api.html", "testing.html"):
+        html = (site / "reference" / page).read_text(encoding="utf-8")
+        # Sphinx roles and bare doctest prompts would show up as literal text or blockquotes.
+        assert not re.search(r":(class|meth|func|attr|data):", html), page
+        assert "<blockquote>" not in html, page
+        assert "doctest:" not in html, page
+
+
+@pytest.fixture(scope="module")
+def packages() -> dict[str, griffe.Module]:
+    loader = griffe.GriffeLoader(search_paths=[str(ROOT)])
+    modules = {name: loader.load(name) for name in ("smspartner_async", "smspartner_async.testing")}
+    loader.resolve_aliases(implicit=False, external=False)
+    return {name: module for name, module in modules.items() if isinstance(module, griffe.Module)}
+
+
+@pytest.mark.parametrize(("module", "name"), PUBLIC, ids=[f"{m}.{n}" for m, n in PUBLIC])
+def test_every_public_name_has_a_docstring(
+    packages: dict[str, griffe.Module], module: str, name: str
+) -> None:
+    obj = packages[module][name]
+    target = obj.final_target if isinstance(obj, griffe.Alias) else obj
+    assert target.docstring is not None, f"{module}.{name} has no docstring"
+    if isinstance(target, griffe.Class):
+        for member_name, member in target.members.items():
+            if member_name.startswith("_"):
+                continue
+            resolved = member.final_target if isinstance(member, griffe.Alias) else member
+            documented = isinstance(resolved, griffe.Function) or "property" in resolved.labels
+            if documented:
+                assert resolved.docstring is not None, f"{module}.{name}.{member_name}"
