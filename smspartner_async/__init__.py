@@ -44,7 +44,7 @@ from ._models import (
     SubaccountPage,
     SubaccountType,
 )
-from ._money import Amount
+from ._money import Amount, parse_amount
 from ._pagination import SubaccountPaginator
 from ._progress import ProgressBar
 from ._retry import RetryDetails, RetryPolicy, set_testing
@@ -86,6 +86,7 @@ __all__ = [
     "SubaccountType",
     "ValidationError",
     "__version__",
+    "parse_amount",
     "set_testing",
 ]
 

@@ -43,6 +43,8 @@ def parse_amount(value: object, *, field: str = "amount") -> Decimal:
 
     Raises :class:`ValidationError` (naming ``field``) for anything else: bools, NaN,
     infinities, zero, negatives, more than 3 decimal places, unparsable text, other types.
+    Every method that takes an amount applies it; call it yourself to check input early (a
+    CSV file, a form) with the library's own rules.
     """
     if isinstance(value, Decimal):
         amount = value

@@ -380,9 +380,9 @@ def test_main_bulk_outcomes(
         ("", "has no token,amount rows"),
         ("tok,1,extra\n", "line 1: expected token,amount"),
         (",1\n", "line 1: expected token,amount"),
-        ("tok,-1\n", "line 1: amount '-1' must be a number greater than 0"),
-        ("tok,1\ntok,NaN\n", "line 2: amount 'NaN' must be a number greater than 0"),
-        ("tok,0.0001\n", "line 1: amount '0.0001' has more than 3 decimal places"),
+        ("tok,-1\n", "line 1: amount must be greater than 0, got '-1'"),
+        ("tok,1\ntok,NaN\n", "line 2: amount must be a finite number, got 'NaN'"),
+        ("tok,0.0001\n", "line 1: amount has more than 3 decimal places: '0.0001'"),
     ],
 )
 def test_main_bulk_refuses_bad_files(

@@ -7,7 +7,7 @@ import importlib
 import io
 import sys
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import smspartner_async as sp
 from smspartner_async._cli._app import CLIError, Context, ExitCode
@@ -270,26 +270,12 @@ def _parse_rows(name: str, rows: Iterable[list[str]]) -> list[tuple[str, str]]:
             continue
         if len(cells) != 2 or not cells[0]:
             raise CLIError(f"{name} line {number}: expected token,amount, got {row!r}")
-        problem = _amount_problem(cells[1])
-        if problem:
-            raise CLIError(f"{name} line {number}: amount {cells[1]!r} {problem}")
+        try:
+            sp.parse_amount(cells[1])
+        except sp.ValidationError as exc:
+            raise CLIError(f"{name} line {number}: {exc}") from None
         transfers.append((cells[0], cells[1]))
     return transfers
-
-
-def _amount_problem(text: str) -> str | None:
-    """Why ``text`` is not an amount, or None. The library checks again before sending;
-    this check exists to name the CSV line."""
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        return "is not a number"
-    if not amount.is_finite() or amount <= 0:
-        return "must be a number greater than 0"
-    exponent = amount.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -3:
-        return "has more than 3 decimal places"
-    return None
 
 
 async def emulator(ctx: Context) -> int:
