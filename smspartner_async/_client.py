@@ -418,7 +418,10 @@ def _as_int(value: object) -> int | None:
     if isinstance(value, int):
         return value
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:  # a digit int() refuses ("²"), or past its 4300-digit limit
+            return None
     return None
 
 
