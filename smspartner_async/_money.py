@@ -36,12 +36,18 @@ _MAX_ADJUSTED_EXPONENT = 14
 def parse_amount(value: object, *, field: str = "amount") -> Decimal:
     """Return ``value`` as an exact, positive ``Decimal`` with at most 3 places.
 
+    ```pycon
     >>> parse_amount("2.50")
     Decimal('2.5')
     >>> parse_amount(10)
     Decimal('10')
+    >>> parse_amount("0.0001", field="price")
+    Traceback (most recent call last):
+    ...
+    smspartner_async.ValidationError: price has more than 3 decimal places: '0.0001'
+    ```
 
-    Raises :class:`ValidationError` (naming ``field``) for anything else: bools, NaN,
+    Raises [`ValidationError`][] (naming ``field``) for anything else: bools, NaN,
     infinities, zero, negatives, more than 3 decimal places, unparsable text, other types.
     Every method that takes an amount applies it; call it yourself to check input early (a
     CSV file, a form) with the library's own rules.
