@@ -46,10 +46,20 @@ def _structure_str(value: object, _: object) -> str:
     raise TypeError(f"expected a string, got {type(value).__name__}")
 
 
+#: Like int()'s own limit on digit strings: ``1e999999999`` is valid JSON, and int() of it
+#: would build a billion-digit number.
+_MAX_INT_DIGITS = 4300
+
+
 def _structure_int(value: object, _: object) -> int:
     if type(value) is int:
         return value
-    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+    if (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and value.adjusted() < _MAX_INT_DIGITS
+        and value == value.to_integral_value()
+    ):
         return int(value)
     if type(value) is str and value.isdigit():
         return int(value)
