@@ -15,7 +15,6 @@ brought rows not seen before, and an empty page ends it.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -123,7 +122,7 @@ class _PageWalker:
         if self._last is None:
             if page.per_page > 0:
                 self._per_page = page.per_page
-            self._last = max(1, math.ceil(page.total / self._per_page))
+            self._last = max(1, _pages(page.total, self._per_page))
         if not page.items:
             self._done = True  # past the end of the data, whatever total says
             return None
@@ -134,7 +133,7 @@ class _PageWalker:
                 fresh.append(row)
         if fresh and len(page.items) >= self._per_page and page.total > 0:
             # The list grew during the walk: follow it, but only on evidence of new rows.
-            self._last = max(self._last, math.ceil(page.total / self._per_page))
+            self._last = max(self._last, _pages(page.total, self._per_page))
         if not fresh:
             return None
         return page if len(fresh) == len(page.items) else attrs.evolve(page, items=fresh)
@@ -167,3 +166,9 @@ class _PageWalker:
                 top_up()
 
             top_up()
+
+
+def _pages(total: int, per_page: int) -> int:
+    """Pages needed for ``total`` rows, in integers: ``total / per_page`` overflows a float
+    when a broken answer says ``total: 1e400``-sized numbers."""
+    return -(-total // per_page)
