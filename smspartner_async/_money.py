@@ -8,7 +8,7 @@ refused rather than rounded: rounding someone's money is not ours to decide.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import MIN_EMIN, Decimal, InvalidOperation, localcontext
 from typing import TypeAlias
 
 from ._errors import ValidationError
@@ -73,8 +73,9 @@ def parse_amount(value: object, *, field: str = "amount") -> Decimal:
     if amount.adjusted() > _MAX_ADJUSTED_EXPONENT:
         raise ValidationError(f"{field} is too large: {value!r}", field=field)
     # normalize() rounds to the context's precision (28 digits by default): with enough of
-    # it, 5.0000000000000000000000000001 is refused below instead of becoming 5.
-    with localcontext(prec=max(28, len(amount.as_tuple().digits))):
+    # it, 5.0000000000000000000000000001 is refused below instead of becoming 5. It also
+    # flushes exponents under the context's Emin to zero: 1e-999999999 must not become 0.
+    with localcontext(prec=max(28, len(amount.as_tuple().digits)), Emin=MIN_EMIN):
         amount = amount.normalize()
     exponent = amount.as_tuple().exponent
     assert isinstance(exponent, int)  # finite numbers have an int exponent
