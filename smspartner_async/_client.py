@@ -209,7 +209,16 @@ class AsyncSMSPartner:
     ) -> T:
         """Send one API call through auth, retries and error mapping; return its model."""
         http, limiter = self._open()
-        request = self._build_request(http, endpoint, fields)
+        built: list[httpx.Request] = []
+
+        def request() -> httpx.Request:
+            # Built on the first attempt, once a connection slot is ours: with thousands of
+            # calls queued, building every request up front holds the event loop for seconds
+            # while the calls in flight run down their timeouts.
+            if not built:
+                built.append(self._build_request(http, endpoint, fields))
+            return built[0]
+
         policy = self._retry
         attempt = 0
         while True:
@@ -274,7 +283,7 @@ class AsyncSMSPartner:
         self,
         http: httpx.AsyncClient,
         limiter: anyio.CapacityLimiter,
-        request: httpx.Request,
+        request: Callable[[], httpx.Request],
         endpoint: Endpoint,
         decode: Decoder[T],
     ) -> T | _Failure:
@@ -286,7 +295,7 @@ class AsyncSMSPartner:
         except anyio.WouldBlock:
             await limiter.acquire()
         try:
-            response = await http.send(request)
+            response = await http.send(request())
         except httpx.TransportError as exc:
             return _Failure(
                 self._connection_error(exc, endpoint),
