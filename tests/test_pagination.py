@@ -265,6 +265,22 @@ async def test_server_page_size_is_followed() -> None:
     assert server.count == 2
 
 
+@pytest.mark.anyio
+async def test_nonsense_page_size_falls_back_on_twenty() -> None:
+    good = rows_server(41)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        data = good(request).json()
+        data["nb_per_page"] = 0
+        return httpx.Response(200, json=data)
+
+    server = Server(handler)
+    async with server.client() as client:
+        ids = await walk(client, 4)
+    assert ids == list(range(1, 42))
+    assert server.count == 3
+
+
 # -- errors mid-walk ----------------------------------------------------------------------------
 
 
