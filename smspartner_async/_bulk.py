@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Literal, TypeAlias, cast
 
 import anyio
+import anyio.lowlevel
 import attrs
 
 from ._errors import AuthenticationError, OutcomeUnknownError, SMSPartnerError, ValidationError
@@ -205,6 +206,10 @@ class _BulkRun:
 
     async def worker(self) -> None:
         while self._next < len(self._work):
+            # A cancellation (say, from an on_progress callback) stops the run here, before the
+            # next item is claimed: it stays unsent, not "in flight". Without this a run whose
+            # calls never yield (an in-process transport) would go on past its cancellation.
+            await anyio.lowlevel.checkpoint_if_cancelled()
             index = self._next
             self._next += 1
             token, amount = self._work[index]
@@ -213,12 +218,6 @@ class _BulkRun:
                 continue
             try:
                 transfer = await self._move(token, amount)
-            except anyio.get_cancelled_exc_class():
-                cancelled = OutcomeUnknownError(
-                    "cancelled while in flight: it may have been applied"
-                )
-                self._record(index, BulkResult(token, amount, "unknown", error=cancelled))
-                raise
             except OutcomeUnknownError as exc:
                 self._record(index, BulkResult(token, amount, "unknown", error=exc))
             except AuthenticationError as exc:
@@ -232,6 +231,14 @@ class _BulkRun:
                 unknown = OutcomeUnknownError(f"unexpected {type(exc).__name__}: {exc}")
                 unknown.__cause__ = exc
                 self._record(index, BulkResult(token, amount, "unknown", error=unknown))
+            except BaseException as exc:  # cancelled, or interrupted (KeyboardInterrupt)
+                cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
+                what = "cancelled" if cancelled else f"interrupted ({type(exc).__name__})"
+                interrupted = OutcomeUnknownError(
+                    f"{what} while in flight: it may have been applied"
+                )
+                self._record(index, BulkResult(token, amount, "unknown", error=interrupted))
+                raise
             else:
                 self._record(index, BulkResult(token, amount, "applied", transfer=transfer))
 
