@@ -44,7 +44,7 @@ from ._retry import (
     parse_retry_after,
 )
 from ._subaccounts import AsyncSubaccounts
-from ._transport import USER_AGENT, make_http_client, request_not_sent
+from ._transport import USER_AGENT, make_http_client, request_not_sent, with_plain_body
 from ._validation import check_positive_int
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncSMSPartner", "Request"]
@@ -272,12 +272,14 @@ class AsyncSMSPartner:
         # A caller's http_client has its own headers; ours carries them already.
         headers = None if self._owns_http else {"User-Agent": USER_AGENT}
         if endpoint.method == "GET":
-            return http.build_request(
+            request = http.build_request(
                 "GET", url, params=payload, headers=headers, timeout=self._timeout
             )
-        return http.build_request(
-            endpoint.method, url, json=payload, headers=headers, timeout=self._timeout
-        )
+        else:
+            request = http.build_request(
+                endpoint.method, url, json=payload, headers=headers, timeout=self._timeout
+            )
+        return with_plain_body(request)
 
     async def _attempt(
         self,

@@ -22,7 +22,13 @@ from ._version import __version__
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["USER_AGENT", "current_backend", "make_http_client", "request_not_sent"]
+__all__ = [
+    "USER_AGENT",
+    "current_backend",
+    "make_http_client",
+    "request_not_sent",
+    "with_plain_body",
+]
 
 USER_AGENT = f"smspartner-async/{__version__}"
 
@@ -38,6 +44,39 @@ _NOT_SENT: tuple[type[httpx.TransportError], ...] = (
 def request_not_sent(exc: httpx.TransportError) -> bool:
     """True when ``exc`` proves the server never received the request."""
     return isinstance(exc, _NOT_SENT)
+
+
+def with_plain_body(request: httpx.Request) -> httpx.Request:
+    """Give ``request`` a body stream that is not an async generator, and return it.
+
+    httpx 0.28's ``ByteStream.__aiter__`` is one: a call cancelled while its body is being
+    sent leaves it suspended, and trio reports that as a ``ResourceWarning`` when it is
+    collected (encode/httpx#3686). The body is already in memory; only its iterator changes.
+    """
+    request.stream = _OneChunk(request.content)
+    return request
+
+
+class _OneChunk(httpx.AsyncByteStream):
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return _Chunks(self._body)
+
+
+class _Chunks:
+    def __init__(self, body: bytes) -> None:
+        self._body: bytes | None = body
+
+    def __aiter__(self) -> _Chunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        body, self._body = self._body, None
+        if body is None:
+            raise StopAsyncIteration
+        return body
 
 
 def current_backend() -> str:
