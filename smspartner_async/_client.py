@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar, cast
 
 import anyio
+import anyio.lowlevel
 import attrs
 import httpx
 
@@ -291,7 +292,9 @@ class AsyncSMSPartner:
     ) -> T | _Failure:
         # A free token is taken without the checkpoints of `async with limiter` (an event-loop
         # round trip that cost ~15% of a call over a mock transport); when none is free, the
-        # wait still queues fairly behind earlier waiters.
+        # wait still queues fairly behind earlier waiters. A call in a cancelled scope must not
+        # send anything, though: some transports write without ever reaching a checkpoint.
+        await anyio.lowlevel.checkpoint_if_cancelled()
         try:
             limiter.acquire_nowait()
         except anyio.WouldBlock:
