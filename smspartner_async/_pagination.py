@@ -1,13 +1,19 @@
 """Walking ``subaccount/list`` 20 rows at a time, with pages fetched ahead of the reader.
 
 Page 1 comes first and tells ``total``; the remaining pages are then fetched with up to
-``prefetch`` requests in flight, as a sliding window: each arrival lets the next page be
-requested. Rows come out in page order, each id once, with at most ``prefetch`` pages held
-(arrived or in flight).
+``prefetch`` requests in flight. Rows come out in page order, each id once, with at most
+``prefetch`` pages held (arrived or in flight).
 
-No task outlives a step of the iteration: requests run inside ``__anext__`` and the window
-drains before it returns. So ``break``, a cancel scope or a timeout around ``async for``
-leaves nothing running, under asyncio and trio alike, with no ``async with`` needed.
+Two ways to run the window:
+
+- ``async for sub in paginator``: no task outlives a step of the iteration. When the reader
+  needs a page that has not arrived, ``__anext__`` fills the window (each arrival requesting the
+  next page until the needed one is in), then lets the requests already in flight land before
+  it returns. So ``break``, a cancel scope or a timeout leaves nothing running, under asyncio
+  and trio alike, with nothing to close; the window refills when the reader drains it.
+- ``async with paginator as rows``: the window slides in the background for the whole block —
+  as soon as the reader takes a page, the next one is requested — in a task group that the
+  ``async with`` owns and cancels on the way out.
 
 The walk ends however the server behaves: ``total`` only extends the walk when a full page
 brought rows not seen before, and an empty page ends it.
@@ -17,9 +23,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
+from types import TracebackType
 
 import anyio
 import attrs
+from anyio.abc import TaskGroup
 
 from ._models import Subaccount, SubaccountPage
 
@@ -42,6 +50,11 @@ class SubaccountPaginator:
 
     async for page in client.subaccounts.list().pages():
         print(page.page, len(page.items))
+
+    # The window slides in the background while the block runs: best for slow readers.
+    async with client.subaccounts.list(prefetch=8) as rows:
+        async for sub in rows:
+            await process(sub)
     ```
 
     Each iteration walks the list afresh. Leaving the loop early (``break``, an exception, a
@@ -51,6 +64,7 @@ class SubaccountPaginator:
     def __init__(self, fetch: FetchPage, *, prefetch: int) -> None:
         self._fetch = fetch
         self._prefetch = prefetch
+        self._task_group: TaskGroup | None = None
 
     def __repr__(self) -> str:
         return f"SubaccountPaginator(prefetch={self._prefetch})"
@@ -61,6 +75,27 @@ class SubaccountPaginator:
 
     def __aiter__(self) -> AsyncIterator[Subaccount]:
         return _RowIterator(self.pages())
+
+    async def __aenter__(self) -> AsyncIterator[Subaccount]:
+        """Rows, fetched ahead by a sliding window that runs in the background of the block."""
+        if self._task_group is not None:
+            raise RuntimeError("this paginator is already in an async with block")
+        self._task_group = anyio.create_task_group()
+        task_group = await self._task_group.__aenter__()
+        return _RowIterator(_PageWalker(self._fetch, self._prefetch, task_group))
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        task_group, self._task_group = self._task_group, None
+        assert task_group is not None
+        task_group.cancel_scope.cancel()
+        # The fetches keep their failures for the reader, so the group ends clean; the block's
+        # own exception, if any, goes on unwrapped.
+        await task_group.__aexit__(None, None, None)
 
 
 class _RowIterator:
@@ -79,15 +114,19 @@ class _RowIterator:
 
 
 class _PageWalker:
-    def __init__(self, fetch: FetchPage, prefetch: int) -> None:
+    def __init__(
+        self, fetch: FetchPage, prefetch: int, background: TaskGroup | None = None
+    ) -> None:
         self._fetch = fetch
         self._prefetch = prefetch
+        self._background = background  # set: the window slides in this group between steps
         self._next = 1  # the page to hand out next
         self._requested = 0  # the highest page requested so far
         self._last: int | None = None  # the last page to walk; unknown until page 1 arrives
         self._per_page = PER_PAGE
         self._in_flight = 0
         self._ready: dict[int, SubaccountPage | Exception] = {}
+        self._arrival = anyio.Event()
         self._seen: set[int] = set()
         self._done = False
 
@@ -101,7 +140,7 @@ class _PageWalker:
                 break
             if number not in self._ready:
                 try:
-                    await self._fill(number)
+                    await self._wait_for(number)
                 except BaseException:
                     self._done = True  # cancelled mid-window: the window's pages are gone
                     raise
@@ -111,6 +150,8 @@ class _PageWalker:
                 self._done = True
                 raise outcome
             page = self._account_for(outcome)
+            if self._background is not None:
+                self._top_up(self._background)  # the reader took a page: slide the window
             if page is not None:
                 return page
         self._done = True
@@ -138,34 +179,43 @@ class _PageWalker:
             return None
         return page if len(fresh) == len(page.items) else attrs.evolve(page, items=fresh)
 
-    async def _fill(self, needed: int) -> None:
-        """Fetch until page ``needed`` has arrived, keeping up to ``prefetch`` in flight."""
+    async def _wait_for(self, needed: int) -> None:
+        """Return once page ``needed`` has arrived, keeping up to ``prefetch`` in flight."""
+        if self._background is not None:
+            self._top_up(self._background)
+            while needed not in self._ready:
+                self._arrival = anyio.Event()
+                await self._arrival.wait()
+            return
+        # One step's own group: it stops requesting once ``needed`` is in, and the group's end
+        # waits for the requests already in flight, so none outlives this step.
+        async with anyio.create_task_group() as step:
+            self._top_up(step, needed)
+
+    def _top_up(self, group: TaskGroup, needed: int | None = None) -> None:
+        """Request the next pages while the window has room (and ``needed`` is not in)."""
         # Before page 1 answers, the walk's length is unknown: fetch it alone.
         window = 1 if self._last is None else self._prefetch
         last = 1 if self._last is None else self._last
+        while (
+            not self._done
+            and self._requested < last
+            and len(self._ready) + self._in_flight < window
+            and (needed is None or needed not in self._ready)
+        ):
+            self._requested += 1
+            self._in_flight += 1
+            group.start_soon(self._fetch_one, self._requested, group, needed)
 
-        async with anyio.create_task_group() as tg:
-
-            def top_up() -> None:
-                while (
-                    needed not in self._ready
-                    and self._requested < last
-                    and len(self._ready) + self._in_flight < window
-                ):
-                    self._requested += 1
-                    self._in_flight += 1
-                    tg.start_soon(fetch_one, self._requested)
-
-            async def fetch_one(number: int) -> None:
-                try:
-                    self._ready[number] = await self._fetch(number)
-                except Exception as exc:
-                    self._ready[number] = exc
-                finally:
-                    self._in_flight -= 1
-                top_up()
-
-            top_up()
+    async def _fetch_one(self, number: int, group: TaskGroup, needed: int | None) -> None:
+        try:
+            self._ready[number] = await self._fetch(number)
+        except Exception as exc:
+            self._ready[number] = exc  # raised when the reader reaches this page
+        finally:
+            self._in_flight -= 1
+        self._arrival.set()
+        self._top_up(group, needed)
 
 
 def _pages(total: int, per_page: int) -> int:

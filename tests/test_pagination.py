@@ -446,3 +446,100 @@ async def test_rows_are_subaccounts() -> None:
         [sub] = [s async for s in client.subaccounts.list()]
     assert isinstance(sub, sp.Subaccount)
     assert sub.token == "tok9"
+
+
+# -- async with: the window slides in the background ------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("prefetch", [1, 3, 8])
+@pytest.mark.parametrize("n", [0, 29, 1000])
+async def test_async_with_gives_the_same_rows(n: int, prefetch: int) -> None:
+    server = Server(Tracker(rows_server(n)))
+    async with server.client() as client, client.subaccounts.list(prefetch=prefetch) as rows:
+        ids = [sub.id async for sub in rows]
+    assert ids == list(range(1, n + 1))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("prefetch", [2, 4])
+async def test_async_with_requests_the_next_page_as_each_is_taken(prefetch: int) -> None:
+    # The sliding window: once the reader has taken page k, pages up to k + prefetch are asked
+    # without the reader asking for anything more. Plain iteration waits for the reader to run
+    # out of pages before it asks again.
+    tracker = Tracker(rows_server(400))  # 20 pages
+    server = Server(tracker)
+    async with server.client() as client, client.subaccounts.list(prefetch=prefetch) as rows:
+        async for sub in rows:
+            if sub.id % 20 == 1 and sub.id > 1:  # the first row of page k >= 2
+                k = (sub.id - 1) // 20 + 1
+                await anyio.wait_all_tasks_blocked()
+                assert max(tracker.started) == min(20, k + prefetch)
+                assert tracker.peak <= prefetch
+    assert sorted(tracker.started) == list(range(1, 21))
+
+
+@pytest.mark.anyio
+async def test_async_with_break_cancels_the_background_window() -> None:
+    tracker = Tracker(rows_server(1000))
+    server = Server(tracker)
+    async with server.client() as client:
+        before = task_ids()
+        async with client.subaccounts.list(prefetch=8) as rows:
+            async for sub in rows:
+                if sub.id == 25:
+                    break
+        assert task_ids() == before
+        assert tracker.in_flight == 0
+        requested = server.count
+        await anyio.wait_all_tasks_blocked()
+        assert server.count == requested
+
+
+@pytest.mark.anyio
+async def test_async_with_lets_the_block_exception_through_unwrapped() -> None:
+    server = Server(rows_server(100))
+    async with server.client() as client:
+
+        async def read_then_fail() -> None:
+            async with client.subaccounts.list(prefetch=4) as rows:
+                async for _ in rows:
+                    raise KeyError("stop")
+
+        with pytest.raises(KeyError, match="stop"):
+            await read_then_fail()
+
+
+@pytest.mark.anyio
+async def test_async_with_error_on_a_page_reaches_the_reader() -> None:
+    good = rows_server(100)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if page_of(request) == 3:
+            return fail(10, "bad key", status=400)
+        return good(request)
+
+    server = Server(handler)
+    seen: list[int] = []
+    async with server.client() as client:
+
+        async def read() -> None:
+            async with client.subaccounts.list(prefetch=4) as rows:
+                async for sub in rows:
+                    seen.append(sub.id)
+
+        with pytest.raises(sp.AuthenticationError):
+            await read()
+    assert seen == list(range(1, 41))
+
+
+@pytest.mark.anyio
+async def test_async_with_cannot_be_entered_twice_at_once() -> None:
+    server = Server(rows_server(10))
+    async with server.client() as client:
+        paginator = client.subaccounts.list()
+        async with paginator:
+            with pytest.raises(RuntimeError):
+                await paginator.__aenter__()
+        async with paginator as rows:  # and may be entered again afterwards
+            assert [s.id async for s in rows] == list(range(1, 11))
