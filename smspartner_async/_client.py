@@ -372,7 +372,7 @@ class AsyncSMSPartner:
         self, endpoint: Endpoint, status: int, body: Mapping[str, object] | None
     ) -> APIError:
         code = _as_int(body.get("code")) if body is not None else None
-        details = _details(body.get("error")) if body is not None else ()
+        details = _details(body.get("error"), self._redact) if body is not None else ()
         message = body.get("message") if body is not None else None
         if not isinstance(message, str) or not message:
             message = "; ".join(
@@ -385,7 +385,7 @@ class AsyncSMSPartner:
             code=code,
             status_code=status,
             endpoint=endpoint.path,
-            details=[attrs.evolve(d, message=self._redact(d.message)) for d in details],
+            details=details,
         )
 
     def _redact(self, text: str) -> str:
@@ -448,7 +448,8 @@ def _as_int(value: object) -> int | None:
     return None
 
 
-def _details(value: object) -> tuple[ErrorDetail, ...]:
+def _details(value: object, redact: Callable[[str], str]) -> tuple[ErrorDetail, ...]:
+    """The ``error: [{elementId, message}]`` list of a validation answer, keys masked."""
     if not isinstance(value, list):
         return ()
     details: list[ErrorDetail] = []
@@ -460,11 +461,11 @@ def _details(value: object) -> tuple[ErrorDetail, ...]:
             details.append(
                 ErrorDetail(
                     element_id=element if isinstance(element, str) else None,
-                    message=message if isinstance(message, str) else repr(message),
+                    message=redact(message if isinstance(message, str) else repr(message)),
                 )
             )
         elif isinstance(item, str):
-            details.append(ErrorDetail(element_id=None, message=item))
+            details.append(ErrorDetail(element_id=None, message=redact(item)))
     return tuple(details)
 
 
