@@ -42,6 +42,9 @@ async def subaccounts(subs: sp.AsyncSubaccounts, token: str) -> None:
         assert_type(sub.credits.balance, Decimal)
     async for whole in subs.list().pages():
         assert_type(whole, sp.SubaccountPage)
+    async with subs.list(prefetch=8) as rows:
+        async for row in rows:
+            assert_type(row, sp.Subaccount)
 
     transfer = await subs.add_credit(token, Decimal("25"))
     assert_type(transfer, sp.CreditTransfer)
