@@ -1,12 +1,15 @@
-"""Shared fixtures: every async test runs on asyncio and on trio."""
+"""Shared fixtures: every async test runs on asyncio and on trio, and under the secret canary."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from _canary import Watch
+from _support import CANARY, SUB_CANARY
 
 import smspartner_async
+from smspartner_async.testing import Emulator
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -20,3 +23,30 @@ def no_backoff() -> Iterator[None]:
     smspartner_async.set_testing(True)
     yield
     smspartner_async.set_testing(False)
+
+
+@pytest.fixture
+def canary_api_key() -> str:
+    """The account key of every test: it must never show anywhere but on the wire."""
+    return CANARY
+
+
+@pytest.fixture(autouse=True)
+def secret_canary(monkeypatch: pytest.MonkeyPatch, canary_api_key: str) -> Iterator[None]:
+    """Give the test the canary key, and fail it if the key shows in a log record, an error's
+    text, a warning or the ``repr`` of a library object made during it (see ``_canary.py``)."""
+    monkeypatch.setenv("SMSPARTNER_API_KEY", canary_api_key)
+    # Emulator() binds its default key at definition time: patch the default itself, and the
+    # constant that code and tests read it from.
+    init_defaults = Emulator.__dict__["__init__"].__kwdefaults__
+    monkeypatch.setitem(init_defaults, "api_key", canary_api_key)
+    monkeypatch.setattr(Emulator, "DEFAULT_API_KEY", canary_api_key)
+    watch = Watch([canary_api_key, SUB_CANARY])
+    with watch.installed(monkeypatch):
+        yield
+    leaks = watch.leaks()
+    if leaks:
+        pytest.fail(
+            "the canary API key showed up:\n" + "\n".join(f"  - {leak}" for leak in leaks),
+            pytrace=False,
+        )
