@@ -25,14 +25,16 @@ from typing import IO, Any
 import anyio
 import httpx
 import pytest
+from _support import CANARY  # the canary key: it must never appear in anything the CLI prints
 
 from smspartner_async._cli import ExitCode, _commands, _sandbox, main
 from smspartner_async._cli._app import CLIError
 from smspartner_async.testing import Emulator, Fault, served
 
-#: A key that must never appear in anything the CLI prints; the sandbox accepts it.
-CANARY = "CANARY-cli-5e1f0a7b-KEY"
 ENV = "SMSPARTNER_API_KEY"
+#: The emulator's key in a fresh interpreter. Read at import: during a test, the canary
+#: fixture (conftest.py) points this process's default at the canary key instead.
+SERVED_KEY = Emulator.DEFAULT_API_KEY
 
 
 def run_cli(
@@ -203,11 +205,9 @@ def test_emulator_subcommand_serves_until_ctrl_c() -> None:
         match = re.search(r"listening on (http://127\.0\.0\.1:\d+/v1/)", first)
         assert match, first
         key_line = stdout.get(timeout=5)
-        assert key_line.strip() == f"API key: {Emulator.DEFAULT_API_KEY}"
+        assert key_line.strip() == f"API key: {SERVED_KEY}"
 
-        answer = httpx.get(
-            match.group(1) + "subaccount/list", params={"apiKey": Emulator.DEFAULT_API_KEY}
-        )
+        answer = httpx.get(match.group(1) + "subaccount/list", params={"apiKey": SERVED_KEY})
         assert answer.json()["total"] == 3
 
         proc.send_signal(signal.SIGINT)
