@@ -57,7 +57,14 @@ class _RedactApiKeys(logging.Filter):
         if isinstance(record.args, tuple):
             record.args = tuple(_redact_arg(arg) for arg in record.args)
         if isinstance(record.msg, str) and "apikey=" in record.msg.lower():
-            record.msg = redact(record.msg)
+            # Mask the formatted line: masking the template alone would eat an "apiKey=%s"
+            # placeholder, and logging would then print the record's raw args, key included,
+            # in its "--- Logging error ---" report.
+            try:
+                text = record.getMessage()
+            except (TypeError, ValueError, KeyError):  # malformed: args that do not fit
+                text = record.msg
+            record.msg, record.args = redact(text), ()
         return True
 
 
