@@ -1,0 +1,334 @@
+"""Shared plumbing for the benchmarks: arguments, interleaved timing, JSON lines, and the
+emulator served by uvicorn in a process of its own.
+
+A server in the benchmark's own process would share its interpreter (and its GIL) with the
+client being measured and skew every figure, so :func:`emulator_server` starts one with
+``python _common.py serve ...``, waits for it with bounded polling and always stops it.
+
+Run as a script, this module is that server process (``serve`` sub-command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from importlib import metadata
+from typing import Any
+
+import attrs
+
+#: Every figure's line carries these keys, whatever else it adds.
+REQUIRED_KEYS = ("bench", "ours", "baseline", "ratio")
+#: The emulator's answer latency for network benchmarks, in seconds.
+LATENCY = 0.02
+_STARTUP_TIMEOUT = 60.0
+_STOP_TIMEOUT = 10.0
+
+
+def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The options every benchmark takes."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes, a few seconds (the test suite's mode)"
+    )
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per figure")
+    return parser.parse_args(argv)
+
+
+def require(module: str, purpose: str) -> Any:
+    """Import a baseline's package, or exit with a message saying what to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        script = os.path.basename(sys.argv[0]) or "benchmark"
+        sys.exit(
+            f"{script}: the {purpose} needs the '{module}' package, which is not installed: "
+            f"pip install {module}  (benchmarks/README.md lists what the benchmarks need)"
+        )
+
+
+def emit(
+    bench: str,
+    *,
+    ours: float,
+    baseline: float,
+    ratio: float,
+    **extra: object,
+) -> None:
+    """Print one figure as a JSON line (flushed, so a reader sees it at once)."""
+    line: dict[str, object] = {
+        "bench": bench,
+        "ours": _round(ours),
+        "baseline": _round(baseline),
+        "ratio": round(ratio, 3),
+    }
+    line.update({k: _round(v) if isinstance(v, float) else v for k, v in extra.items()})
+    print(json.dumps(line), flush=True)
+
+
+def _round(value: float) -> float:
+    return float(f"{value:.4g}")
+
+
+def versions() -> dict[str, str]:
+    """Python and the package versions that shape the figures."""
+    found = {"python": platform.python_version()}
+    for name in ("smspartner-async", "httpx", "httpcore", "aiohttp", "httpx-aiohttp", "anyio"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "-"
+    return found
+
+
+# -- timing ------------------------------------------------------------------------------------
+
+
+async def interleaved_async(
+    contenders: dict[str, Callable[[], Awaitable[float]]], rounds: int
+) -> dict[str, list[float]]:
+    """Run each contender once per round, alternating the order, and collect its timings.
+
+    Each contender returns its own measurement (seconds, per call or per run), so its setup
+    is not counted. Alternating the order cancels "who ran first" effects.
+    """
+    timings: dict[str, list[float]] = {name: [] for name in contenders}
+    names = list(contenders)
+    for index in range(rounds):
+        for name in names if index % 2 == 0 else reversed(names):
+            timings[name].append(await contenders[name]())
+    return timings
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def median_ratio(top: Sequence[float], bottom: Sequence[float]) -> float:
+    """The median over rounds of ``top / bottom``.
+
+    Each round's two timings ran back to back, so their ratio shrugs off the machine's drift
+    between rounds (other work on a shared machine) better than a ratio of medians.
+    """
+    return median([t / b for t, b in zip(top, bottom, strict=True)])
+
+
+# -- the emulator in its own process ---------------------------------------------------------
+
+
+@attrs.frozen
+class Server:
+    """A running emulator: where it is, the key it accepts and the sub-accounts it holds."""
+
+    base_url: str
+    api_key: str
+    tokens: list[str]
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+@contextmanager
+def emulator_server(
+    *, latency: float = LATENCY, subaccounts: int = 0, list_tokens: bool = False
+) -> Iterator[Server]:
+    """Serve a fresh emulator from a child process on 127.0.0.1 (a free port) while the block
+    runs; the child is stopped however the block ends.
+
+    ``subaccounts`` rows are seeded server-side; their tokens come back when ``list_tokens``.
+    """
+    require("uvicorn", "emulator server")
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "serve",
+        f"--latency={latency}",
+        f"--subaccounts={subaccounts}",
+    ]
+    if list_tokens:
+        command.append("--list-tokens")
+    child = subprocess.Popen(  # the child exits when its stdin closes or on terminate()
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        info = _first_line(child, _STARTUP_TIMEOUT)
+        server = Server(info["base_url"], info["api_key"], info.get("tokens", []))
+        _wait_until_answering(server, _STARTUP_TIMEOUT)
+        yield server
+    finally:
+        _stop(child)
+
+
+def _first_line(child: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
+    assert child.stdout is not None
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(child.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    reader.join(timeout)
+    if not lines or not lines[0].strip():
+        code = child.poll()
+        raise RuntimeError(
+            f"the emulator server did not start within {timeout:.0f} s (exit code {code})"
+        )
+    return dict(json.loads(lines[0]))
+
+
+def _wait_until_answering(server: Server, timeout: float) -> None:
+    """Bounded polling: ``GET me`` until it answers, or give up at the deadline."""
+    url = server.url(f"me?apiKey={server.api_key}")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the emulator server did not answer within {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+def _stop(child: subprocess.Popen[str]) -> None:
+    if child.stdin is not None:
+        child.stdin.close()
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(_STOP_TIMEOUT)
+    if child.stdout is not None:
+        child.stdout.close()
+
+
+def _seed(emulator: Any, n: int) -> list[str]:
+    """Open ``n`` empty sub-accounts on the emulator and return their tokens.
+
+    ``Emulator.seed_subaccounts`` checks each generated e-mail against every existing row,
+    which is quadratic (10,000 rows take 8 s, 100,000 would take many minutes), so rows are
+    opened through its ledger with distinct e-mails when that internal is there.
+    """
+    ledger = getattr(emulator, "_ledger", None)
+    lock = getattr(emulator, "_lock", None)
+    if ledger is None or lock is None or not hasattr(ledger, "open"):
+        return list(emulator.seed_subaccounts(n))
+    with lock:
+        return [
+            ledger.open(
+                type="simple",
+                email=f"bench{index:07d}@emulator.invalid",
+                credit=Decimal(0),
+                operation="seed",
+            ).token
+            for index in range(n)
+        ]
+
+
+def _serve_main(argv: Sequence[str]) -> None:
+    """The child: seed an emulator, print where it listens, serve until told to stop.
+
+    uvicorn runs the emulator (an ASGI app) on its fastest pieces when they are installed
+    (httptools, uvloop): the server's own cost per request should stay well under the
+    client's, or every contender measures the server instead.
+    """
+    import socket  # noqa: PLC0415
+
+    import uvicorn  # noqa: PLC0415
+
+    from smspartner_async.testing import Emulator  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--latency", type=float, default=LATENCY)
+    parser.add_argument("--subaccounts", type=int, default=0)
+    parser.add_argument("--list-tokens", action="store_true")
+    args = parser.parse_args(argv)
+
+    emulator = Emulator(latency=args.latency, main_balance=Decimal(10**9))
+    tokens = _seed(emulator, args.subaccounts)
+    config = uvicorn.Config(
+        emulator,
+        loop="uvloop" if _installed("uvloop") else "asyncio",
+        http="httptools" if _installed("httptools") else "h11",
+        ws="none",
+        lifespan="on",
+        log_config=None,
+        access_log=False,  # it would print GET query strings, API keys included
+        backlog=2048,
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    listener = socket.create_server(("127.0.0.1", 0), backlog=2048)
+    port = listener.getsockname()[1]
+
+    def exit_when_parent_goes() -> None:
+        sys.stdin.read()  # EOF: the parent closed our stdin, or died
+        server.should_exit = True
+        time.sleep(_STOP_TIMEOUT)
+        os._exit(0)
+
+    threading.Thread(target=exit_when_parent_goes, daemon=True).start()
+    # The socket already listens: connections made before uvicorn runs wait in its backlog.
+    info: dict[str, object] = {
+        "base_url": f"http://127.0.0.1:{port}/v1/",
+        "api_key": emulator.api_key,
+        "server": f"uvicorn {config.http}/{config.loop}",
+    }
+    if args.list_tokens:
+        info["tokens"] = tokens
+    print(json.dumps(info), flush=True)
+    server.run(sockets=[listener])
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _machine() -> None:
+    """What benchmarks/README.md records about the machine."""
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next(
+                (
+                    line.split(":", 1)[1].strip()
+                    for line in cpuinfo
+                    if line.startswith("model name")
+                ),
+                "?",
+            )
+    except OSError:
+        pass
+    print(json.dumps({"nproc": os.cpu_count(), "cpu": model, **versions()}))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["serve"]:
+        _serve_main(sys.argv[2:])
+    elif sys.argv[1:2] == ["machine"]:
+        _machine()
+    else:
+        sys.exit(
+            "usage: _common.py serve [--latency S] [--subaccounts N] [--list-tokens]\n"
+            "       _common.py machine"
+        )
