@@ -15,7 +15,7 @@ import anyio
 import anyio.lowlevel
 import httpx
 import pytest
-from _support import BASE_URL, TRANSFER, Server, body_of, fail, ok
+from _support import BASE_URL, CANARY, TRANSFER, Server, body_of, fail, ok
 
 import smspartner_async as sp
 from smspartner_async.testing import Emulator, served
@@ -573,7 +573,7 @@ async def test_a_call_cancelled_while_sending_its_body_leaves_nothing_behind() -
             raise AssertionError("unreachable")
 
     async with (
-        sp.AsyncSMSPartner(api_key="k", base_url=BASE_URL, transport=SlowUpload()) as client,
+        sp.AsyncSMSPartner(api_key=CANARY, base_url=BASE_URL, transport=SlowUpload()) as client,
         anyio.create_task_group() as tg,
     ):
         tg.start_soon(client.subaccounts.add_credit, "tok1", 1)

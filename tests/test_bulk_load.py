@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from _support import BASE_URL, TRANSFER, Server, ok
+from _support import BASE_URL, CANARY, TRANSFER, Server, ok
 
 import smspartner_async as sp
 from smspartner_async.testing import Emulator, served
@@ -108,7 +108,7 @@ async def test_queued_calls_build_their_request_only_when_their_turn_comes() -> 
     async with (
         CountingClient(transport=server.transport()) as http,
         sp.AsyncSMSPartner(
-            api_key="k", base_url=BASE_URL, http_client=http, max_connections=3
+            api_key=CANARY, base_url=BASE_URL, http_client=http, max_connections=3
         ) as client,
         anyio.create_task_group() as tg,
     ):

@@ -419,7 +419,7 @@ def test_main_network_error_exits_3(no_backoff: None, capsys: pytest.CaptureFixt
 def test_main_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--sandbox", "--base-url", "https://x.test/", "account"]) == ExitCode.USAGE
     assert "exclude each other" in capsys.readouterr().err
-    assert main(["--base-url", "http://example.com/", "--api-key", "k" * 8, "account"]) == 2
+    assert main(["--base-url", "http://example.com/", "--api-key", CANARY, "account"]) == 2
     assert "https://" in capsys.readouterr().err
     assert main(["--timeout", "0", "account"]) == ExitCode.USAGE
     assert main(["credit", "bulk", "x.csv", "--concurrency", "0"]) == ExitCode.USAGE

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterable, Callable
 import anyio
 import httpx
 import pytest
-from _support import Server, fail, ok, page_answer, raw, row, rows_server
+from _support import CANARY, Server, fail, ok, page_answer, raw, row, rows_server
 
 import smspartner_async as sp
 
@@ -435,7 +435,7 @@ async def test_each_iteration_walks_afresh() -> None:
 
 
 def test_paginator_repr() -> None:
-    client = sp.AsyncSMSPartner(api_key="k")
+    client = sp.AsyncSMSPartner(api_key=CANARY)
     assert repr(client.subaccounts.list(prefetch=3)) == "SubaccountPaginator(prefetch=3)"
 
 

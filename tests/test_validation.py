@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from _support import Server, answer_for, body_of
+from _support import CANARY, Server, answer_for, body_of
 
 import smspartner_async as sp
 
@@ -145,7 +145,7 @@ async def test_prefetch(prefetch: object) -> None:
 
 @pytest.mark.parametrize("prefetch", BAD_COUNTS)
 def test_prefetch_is_checked_when_list_is_called(prefetch: object) -> None:
-    client = sp.AsyncSMSPartner(api_key="k")
+    client = sp.AsyncSMSPartner(api_key=CANARY)
     with pytest.raises(sp.ValidationError) as info:
         client.subaccounts.list(prefetch=prefetch)  # type: ignore[arg-type]
     assert info.value.field == "prefetch"
