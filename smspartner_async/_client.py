@@ -417,7 +417,15 @@ def _check_base_url(base_url: str) -> str:
     try:
         url = httpx.URL(base_url)
     except (TypeError, httpx.InvalidURL):
-        raise ValidationError(f"base_url is not a URL: {base_url!r}", field="base_url") from None
+        url = None
+    # httpx parses leniently: a host with a space, or a port past 65535, still parses.
+    if (
+        url is None
+        or not url.host
+        or not all(c.isalnum() or c in ".-:" for c in url.host)
+        or not (url.port is None or 0 < url.port < 65536)
+    ):
+        raise ValidationError(f"base_url is not a URL: {base_url!r}", field="base_url")
     # TLS always; plain HTTP only to this machine (the served emulator, a local proxy).
     if url.scheme != "https" and not (url.scheme == "http" and url.host in _LOOPBACK):
         raise ValidationError(

@@ -81,6 +81,10 @@ def test_base_url_is_normalised(given: str, expected: str) -> None:
         "ftp://api.smspartner.fr/",
         "api.smspartner.fr/v1/",
         "",
+        "https://exa mple.com/v1/",  # httpx would percent-encode the space into the host
+        "https://example.com:99999/v1/",
+        "https:///v1/",
+        "http://[::1",
     ],
 )
 def test_base_url_must_be_https(url: str) -> None:
