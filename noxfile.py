@@ -54,6 +54,13 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """The docs site, built strictly (warnings are errors) into site/."""
+    session.install("-e", ".[examples]")
+    session.run("python", "-m", "mkdocs", "build", "--strict", "--site-dir", "site")
+
+
+@nox.session
 def demo(session: nox.Session) -> None:
     """The demo against the embedded emulator."""
     session.install("-e", ".[aiohttp]")
