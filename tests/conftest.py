@@ -9,6 +9,7 @@ from _canary import Watch
 from _support import CANARY, SUB_CANARY
 
 import smspartner_async
+from smspartner_async._redact import install_log_redaction
 from smspartner_async.testing import Emulator
 
 
@@ -41,6 +42,9 @@ def secret_canary(monkeypatch: pytest.MonkeyPatch, canary_api_key: str) -> Itera
     init_defaults = Emulator.__dict__["__init__"].__kwdefaults__
     monkeypatch.setitem(init_defaults, "api_key", canary_api_key)
     monkeypatch.setattr(Emulator, "DEFAULT_API_KEY", canary_api_key)
+    # Every AsyncSMSPartner attaches this filter to the httpx logger, once per process; tests
+    # that speak raw httpx to the emulator would otherwise pass or fail by test order.
+    install_log_redaction()
     watch = Watch([canary_api_key, SUB_CANARY])
     with watch.installed(monkeypatch):
         yield

@@ -24,6 +24,7 @@ from _support import (
 )
 
 import smspartner_async as sp
+from smspartner_async._redact import _RedactApiKeys  # pyright: ignore[reportPrivateUsage]
 
 pytestmark = pytest.mark.usefixtures("no_backoff")
 
@@ -354,3 +355,20 @@ async def test_subaccount_keys_in_list_answers_stay_out_of_logs(
     async with server.client() as client:
         [s async for s in client.subaccounts.list()]
     assert_clean(log_text(caplog))
+
+
+def test_a_new_client_attaches_the_httpx_log_filter() -> None:
+    httpx_logger = logging.getLogger("httpx")
+    saved = list(httpx_logger.filters)
+    for f in saved:
+        httpx_logger.removeFilter(f)
+    try:
+        sp.AsyncSMSPartner(api_key=CANARY)
+        assert sum(isinstance(f, _RedactApiKeys) for f in httpx_logger.filters) == 1
+        sp.AsyncSMSPartner(api_key=CANARY)  # once per process, not once per client
+        assert sum(isinstance(f, _RedactApiKeys) for f in httpx_logger.filters) == 1
+    finally:
+        for f in list(httpx_logger.filters):
+            httpx_logger.removeFilter(f)
+        for f in saved:
+            httpx_logger.addFilter(f)

@@ -194,7 +194,7 @@ class Emulator:
     def subaccounts(self) -> list[EmulatedSubaccount]:
         """A snapshot of the existing sub-accounts, oldest first."""
         with self._lock:
-            return sorted(self._ledger.subaccounts.values(), key=lambda sub: sub.id)
+            return list(self._ledger.subaccounts.values())  # creation order is id order
 
     def total_money(self) -> Decimal:
         """Main balance plus all sub-account balances; no operation ever changes it."""

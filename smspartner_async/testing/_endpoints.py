@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 from typing import Final, cast
 
 import attrs
@@ -211,12 +212,12 @@ def list_subaccounts(ledger: Ledger, account: Account, params: Params) -> Answer
         if not (text.isascii() and text.isdigit() and int(text) >= 1):
             raise Refusal(400, "page must be a whole number >= 1.")
         page = int(text)
-    rows = sorted(ledger.subaccounts.values(), key=lambda sub: sub.id)
     start = (page - 1) * PER_PAGE
+    rows = islice(ledger.subaccounts.values(), start, start + PER_PAGE)  # already in id order
     return {
         "success": True,
         "code": 200,
-        "total": len(rows),
+        "total": len(ledger.subaccounts),
         "nb_per_page": PER_PAGE,
         "page": page,
         "data": [
@@ -229,7 +230,7 @@ def list_subaccounts(ledger: Ledger, account: Account, params: Params) -> Answer
                 "createdAt": sub.created_at.strftime("%Y-%m-%d %H:%M:%S"),
                 "credits": {"balance": _money(sub.balance), "currency": account.currency},
             }
-            for sub in rows[start : start + PER_PAGE]
+            for sub in rows
         ],
     }
 

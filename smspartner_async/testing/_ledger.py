@@ -79,13 +79,19 @@ def _hex(rng: random.Random, bits: int) -> str:
 
 @attrs.define
 class Ledger:
-    """Balances as ``Decimal`` with 3 places; sub-accounts by token, in creation order."""
+    """Balances as ``Decimal`` with 3 places; sub-accounts by token, in creation order.
+
+    Creation order is id order (ids grow as accounts open, and a balance update rewrites an
+    entry in place), so listing never needs to sort.
+    """
 
     main_balance: Decimal
     rng: random.Random
     subaccounts: dict[str, EmulatedSubaccount] = attrs.field(factory=dict[str, EmulatedSubaccount])
     transfers: list[Transfer] = attrs.field(factory=list[Transfer])
     _next_id: int = 1
+    # Casefolded e-mails in use: seeding thousands of accounts must not scan them all each time.
+    _emails: set[str] = attrs.field(factory=set[str])
 
     def total(self) -> Decimal:
         """Main balance plus every sub-account's balance."""
@@ -95,8 +101,7 @@ class Ledger:
 
     def email_taken(self, email: str) -> bool:
         """True when a sub-account already uses *email* (compared case-insensitively)."""
-        folded = email.casefold()
-        return any(sub.email.casefold() == folded for sub in self.subaccounts.values())
+        return email.casefold() in self._emails
 
     def generated_email(self) -> str:
         """An unused address shaped like the ones the API generates for simple sub-accounts."""
@@ -137,6 +142,7 @@ class Ledger:
         )
         self._next_id += 1
         self.subaccounts[sub.token] = sub
+        self._emails.add(email.casefold())
         if credit > 0:
             self.to_subaccount(sub.token, credit, operation)
         return sub
@@ -168,4 +174,4 @@ class Ledger:
         balance = self.subaccounts[token].balance
         if balance > 0:
             self.to_main(token, balance, "subaccount/delete")
-        del self.subaccounts[token]
+        self._emails.discard(self.subaccounts.pop(token).email.casefold())
