@@ -48,7 +48,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Every benchmark, full size; figures go to benchmarks/README.md."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[bench]")
     for script in sorted(Path("benchmarks").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)
 

@@ -222,29 +222,6 @@ def _stop(child: subprocess.Popen[str]) -> None:
         child.stdout.close()
 
 
-def _seed(emulator: Any, n: int) -> list[str]:
-    """Open ``n`` empty sub-accounts on the emulator and return their tokens.
-
-    ``Emulator.seed_subaccounts`` checks each generated e-mail against every existing row,
-    which is quadratic (10,000 rows take 8 s, 100,000 would take many minutes), so rows are
-    opened through its ledger with distinct e-mails when that internal is there.
-    """
-    ledger = getattr(emulator, "_ledger", None)
-    lock = getattr(emulator, "_lock", None)
-    if ledger is None or lock is None or not hasattr(ledger, "open"):
-        return list(emulator.seed_subaccounts(n))
-    with lock:
-        return [
-            ledger.open(
-                type="simple",
-                email=f"bench{index:07d}@emulator.invalid",
-                credit=Decimal(0),
-                operation="seed",
-            ).token
-            for index in range(n)
-        ]
-
-
 def _serve_main(argv: Sequence[str]) -> None:
     """The child: seed an emulator, print where it listens, serve until told to stop.
 
@@ -265,7 +242,7 @@ def _serve_main(argv: Sequence[str]) -> None:
     args = parser.parse_args(argv)
 
     emulator = Emulator(latency=args.latency, main_balance=Decimal(10**9))
-    tokens = _seed(emulator, args.subaccounts)
+    tokens = emulator.seed_subaccounts(args.subaccounts)
     config = uvicorn.Config(
         emulator,
         loop="uvloop" if _installed("uvloop") else "asyncio",

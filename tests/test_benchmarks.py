@@ -6,7 +6,6 @@ runs on loaded machines.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -16,24 +15,16 @@ import pytest
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 KEYS = {"bench", "ours", "baseline", "ratio"}
-#: What each script needs beyond the test extra's packages; missing ones skip it.
-NEEDS = {
-    "bench_overhead.py": [],
-    "bench_bulk.py": ["uvicorn", "aiohttp", "trio", "requests"],
-    "bench_paging.py": ["uvicorn"],
-    "bench_scaling.py": ["uvicorn"],
-}
+#: Every script; the test extra installs what they all need (the bench extra).
+SCRIPTS = ["bench_bulk.py", "bench_overhead.py", "bench_paging.py", "bench_scaling.py"]
 
 
 def test_every_benchmark_is_covered() -> None:
-    assert sorted(p.name for p in BENCHMARKS.glob("bench_*.py")) == sorted(NEEDS)
+    assert sorted(p.name for p in BENCHMARKS.glob("bench_*.py")) == SCRIPTS
 
 
-@pytest.mark.parametrize("script", sorted(NEEDS))
+@pytest.mark.parametrize("script", SCRIPTS)
 def test_benchmark_runs_quick_and_prints_json_lines(script: str) -> None:
-    missing = [m for m in NEEDS[script] if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.skip(f"{script} needs {', '.join(missing)}")
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), "--quick"],
         capture_output=True,
