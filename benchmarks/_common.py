@@ -88,7 +88,7 @@ def _round(value: float) -> float:
 def versions() -> dict[str, str]:
     """Python and the package versions that shape the figures."""
     found = {"python": platform.python_version()}
-    for name in ("smspartner-async", "httpx", "httpcore", "aiohttp", "httpx-aiohttp", "anyio"):
+    for name in ("smspartner-async", "httpx", "httpcore", "aiohttp", "anyio"):
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

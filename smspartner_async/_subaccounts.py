@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, overload
 
 from ._bulk import BulkItems, BulkReport, ProgressCallback, ResultCallback, run_bulk
@@ -203,7 +204,7 @@ class AsyncSubaccounts:
         ```
         """
         return await run_bulk(
-            self.add_credit,
+            partial(self._send_move, CREDIT_ADD),
             amounts,
             concurrency=concurrency,
             on_progress=on_progress,
@@ -243,7 +244,7 @@ class AsyncSubaccounts:
         ```
         """
         return await run_bulk(
-            self.remove_credit,
+            partial(self._send_move, CREDIT_REMOVE),
             amounts,
             concurrency=concurrency,
             on_progress=on_progress,
@@ -251,12 +252,13 @@ class AsyncSubaccounts:
         )
 
     async def _move(self, endpoint: Endpoint, token: str, amount: Amount) -> CreditTransfer:
-        fields = self._transfer_fields(token, parse_amount(amount))
-        return await self._request(endpoint, fields, decode_transfer)
+        return await self._send_move(endpoint, check_token(token), parse_amount(amount))
 
-    @staticmethod
-    def _transfer_fields(token: str, amount: Decimal) -> dict[str, object]:
-        return {"credit": to_wire(amount), "tokenSubaccount": check_token(token)}
+    async def _send_move(self, endpoint: Endpoint, token: str, amount: Decimal) -> CreditTransfer:
+        """A credit move whose token and amount are already checked (bulk checks them all
+        before the first request)."""
+        fields = {"credit": to_wire(amount), "tokenSubaccount": token}
+        return await self._request(endpoint, fields, decode_transfer)
 
 
 def _ignore_body(data: object, *, endpoint: str, status_code: int) -> None:

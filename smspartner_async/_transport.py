@@ -13,14 +13,10 @@ truthfully whether the request may have left: ``ConnectError``, ``ConnectTimeout
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
 import httpx
 
 from ._version import __version__
-
-if TYPE_CHECKING:
-    import aiohttp
 
 __all__ = [
     "USER_AGENT",
@@ -118,66 +114,6 @@ def _default_transport(max_connections: int) -> httpx.AsyncBaseTransport:
 
 
 def _aiohttp_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
-    import aiohttp  # noqa: PLC0415 - optional extra
-    from httpx_aiohttp import AiohttpTransport  # noqa: PLC0415 - optional extra
+    from ._aiohttp import AiohttpTransport  # noqa: PLC0415 - optional extra
 
-    class _Transport(AiohttpTransport):
-        """httpx-aiohttp's transport with failures mapped to what they mean for a retry.
-
-        httpx-aiohttp maps every ``aiohttp.ClientConnectionError`` (a server that hung up
-        mid-answer included) to ``httpx.ConnectTimeout``, which would read as "never sent".
-        """
-
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            try:
-                response = await super().handle_async_request(request)
-            except (httpx.TransportError, aiohttp.ClientError, TimeoutError) as exc:
-                raise _remap(exc, request) from exc
-            response.stream = _RemappedStream(response.stream, request)
-            return response
-
-    return _Transport(limits=limits, retries=0)
-
-
-class _RemappedStream(httpx.AsyncByteStream):
-    def __init__(
-        self, stream: httpx.AsyncByteStream | httpx.SyncByteStream, request: httpx.Request
-    ):
-        assert isinstance(stream, httpx.AsyncByteStream)
-        self._stream = stream
-        self._request = request
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in self._stream:
-                yield chunk
-        except Exception as exc:
-            raise _remap(exc, self._request) from exc
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-
-def _remap(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
-    import aiohttp  # noqa: PLC0415 - only reached with the extra installed
-
-    cause = exc.__cause__ if isinstance(exc, httpx.TransportError) else exc
-    message = str(cause or exc) or type(cause or exc).__name__
-    mapped: type[httpx.TransportError]
-    if isinstance(cause, aiohttp.ClientConnectorError):
-        mapped = httpx.ConnectError
-    elif isinstance(cause, aiohttp.ConnectionTimeoutError):
-        mapped = httpx.ConnectTimeout
-    elif isinstance(cause, TimeoutError):
-        mapped = httpx.ReadTimeout
-    elif isinstance(cause, aiohttp.ClientError):
-        mapped = httpx.RemoteProtocolError
-    elif isinstance(exc, httpx.TransportError):
-        return exc
-    else:
-        mapped = httpx.ReadError
-    return mapped(message, request=request)
-
-
-if TYPE_CHECKING:
-    _ = aiohttp
+    return AiohttpTransport(limits)

@@ -36,7 +36,8 @@ def check_token(value: object, *, field: str = "token") -> str:
     """A sub-account token: a non-empty string without spaces or control characters."""
     if not isinstance(value, str):
         raise ValidationError(f"{field} must be a string, not {type(value).__name__}", field=field)
-    if not value or not value.isprintable() or any(c.isspace() for c in value):
+    # isprintable() is False for every whitespace character but the plain space.
+    if not value or not value.isprintable() or " " in value:
         raise ValidationError(
             f"{field} must be a non-empty string without spaces, got {value!r}", field=field
         )

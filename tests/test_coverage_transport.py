@@ -6,13 +6,15 @@ request may have left: only a failure to connect proves it never did.
 
 from __future__ import annotations
 
+import socket
 import sys
 
 import aiohttp
 import httpx
 import pytest
 
-from smspartner_async._transport import _remap, make_http_client, request_not_sent
+from smspartner_async._aiohttp import AiohttpTransport, _mapped  # pyright: ignore[reportPrivateUsage]
+from smspartner_async._transport import make_http_client, request_not_sent
 
 REQUEST = httpx.Request("POST", "https://api.smspartner.test/v1/subaccount/credit/add")
 
@@ -21,40 +23,62 @@ REQUEST = httpx.Request("POST", "https://api.smspartner.test/v1/subaccount/credi
 async def test_without_the_aiohttp_extra_httpx_own_pool_is_used(
     monkeypatch: pytest.MonkeyPatch, anyio_backend: str
 ) -> None:
-    monkeypatch.setitem(sys.modules, "httpx_aiohttp", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "aiohttp", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "smspartner_async._aiohttp", None)
     http = make_http_client(timeout=httpx.Timeout(1.0), max_connections=5, transport=None)
     async with http:
         assert type(http._transport) is httpx.AsyncHTTPTransport
 
 
+@pytest.mark.anyio
+async def test_on_asyncio_with_the_extra_aiohttp_sends(anyio_backend: str) -> None:
+    http = make_http_client(timeout=httpx.Timeout(1.0), max_connections=5, transport=None)
+    async with http:
+        expected = AiohttpTransport if anyio_backend == "asyncio" else httpx.AsyncHTTPTransport
+        assert type(http._transport) is expected
+
+
 @pytest.mark.parametrize(
     ("failure", "mapped", "not_sent"),
     [
+        (
+            aiohttp.ClientConnectorError(
+                aiohttp.client_reqrep.ConnectionKey("h", 1, False, True, None, None, None),
+                OSError(111, "refused"),
+            ),
+            httpx.ConnectError,
+            True,
+        ),
         (aiohttp.ConnectionTimeoutError("connect timed out"), httpx.ConnectTimeout, True),
+        (aiohttp.SocketTimeoutError("read timed out"), httpx.ReadTimeout, False),
         (TimeoutError("read timed out"), httpx.ReadTimeout, False),
         (aiohttp.ServerDisconnectedError(), httpx.RemoteProtocolError, False),
-        (ValueError("a transport bug"), httpx.ReadError, False),
+        (aiohttp.ClientPayloadError("truncated"), httpx.ReadError, False),
+        (aiohttp.ClientOSError(104, "reset"), httpx.RemoteProtocolError, False),
     ],
 )
 def test_aiohttp_failures_map_to_what_they_mean(
     failure: BaseException, mapped: type[httpx.TransportError], not_sent: bool
 ) -> None:
-    remapped = _remap(failure, REQUEST)
+    remapped = _mapped(failure, REQUEST)
     assert type(remapped) is mapped
     assert remapped.request is REQUEST
     assert request_not_sent(remapped) is not_sent
     assert str(remapped)  # never an empty message
 
 
-def test_an_httpx_error_wrapping_an_aiohttp_one_is_judged_by_its_cause() -> None:
-    # httpx-aiohttp reports a server hanging up mid-answer as ConnectTimeout ("never sent").
-    wrapped = httpx.ConnectTimeout("timed out", request=REQUEST)
-    wrapped.__cause__ = aiohttp.ServerDisconnectedError()
-    remapped = _remap(wrapped, REQUEST)
-    assert type(remapped) is httpx.RemoteProtocolError
-    assert not request_not_sent(remapped)
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
-def test_an_httpx_error_of_its_own_is_kept() -> None:
-    own = httpx.ConnectError("refused", request=REQUEST)
-    assert _remap(own, REQUEST) is own
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # aiohttp runs on asyncio only
+@pytest.mark.anyio
+async def test_a_refused_connection_is_reported_never_sent(anyio_backend: str) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/v1/subaccount/credit/add"
+    transport = AiohttpTransport(httpx.Limits(max_connections=2))
+    async with httpx.AsyncClient(transport=transport) as http:
+        with pytest.raises(httpx.ConnectError) as caught:
+            await http.post(url, json={"credit": "1"})
+    assert request_not_sent(caught.value)
