@@ -120,10 +120,14 @@ class AsyncSMSPartner:
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 100,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+        key: object = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         if not key:
             raise SMSPartnerError(
                 f"no API key: pass api_key=... or set the {API_KEY_ENV} environment variable"
+            )
+        if not isinstance(key, str) or not key.isprintable():
+            raise ValidationError(
+                "api_key must be a string of printable characters", field="api_key"
             )
         if http_client is not None and transport is not None:
             raise ValidationError("pass http_client= or transport=, not both", field="transport")

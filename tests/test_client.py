@@ -442,3 +442,11 @@ async def test_one_client_serves_concurrent_calls() -> None:
                 tg.start_soon(call)
     assert len(results) == 10
     assert server.count == 10
+
+
+@pytest.mark.parametrize("key", [12345, b"bytes-key", "key\nwith-newline"])
+def test_an_api_key_that_is_not_printable_text_is_refused(key: object) -> None:
+    with pytest.raises(sp.ValidationError) as info:
+        sp.AsyncSMSPartner(api_key=key)  # type: ignore[arg-type]
+    assert info.value.field == "api_key"
+    assert "newline" not in str(info.value)  # the key itself is never echoed
