@@ -120,12 +120,12 @@ class AsyncSMSPartner:
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 100,
     ) -> None:
-        key: object = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         if not key:
             raise SMSPartnerError(
                 f"no API key: pass api_key=... or set the {API_KEY_ENV} environment variable"
             )
-        if not isinstance(key, str) or not key.isprintable():
+        if not _printable_text(key):
             raise ValidationError(
                 "api_key must be a string of printable characters", field="api_key"
             )
@@ -411,6 +411,11 @@ def _log_attempt(endpoint: Endpoint, attempt: int, outcome: str, started: float)
         attempt,
         (time.perf_counter() - started) * 1000,
     )
+
+
+def _printable_text(value: object) -> bool:
+    # Checked at run time: callers without a type checker pass bytes or ints too.
+    return isinstance(value, str) and value.isprintable()
 
 
 def _default_timeout(seconds: float) -> httpx.Timeout:
