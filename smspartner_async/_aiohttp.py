@@ -53,9 +53,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._session or self._open()
         timeout = request.extensions.get("timeout", {})
-        body = request.content if isinstance(request.stream, httpx.ByteStream) else None
-        if body is None:
-            body = await request.aread()
+        body = await request.aread()  # already in memory for our requests: no I/O
         try:
             async with session.request(
                 request.method,
