@@ -45,6 +45,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session = aiohttp.ClientSession(
             connector=connector,
             trust_env=False,
+            # httpx keeps the cookies, one level up, where callers can see and clear them.
+            cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,  # httpx decodes Content-Encoding itself
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
         )

@@ -12,6 +12,7 @@ import sys
 import aiohttp
 import httpx
 import pytest
+from aiohttp import web
 
 from smspartner_async._aiohttp import AiohttpTransport, _mapped  # pyright: ignore[reportPrivateUsage]
 from smspartner_async._transport import make_http_client, request_not_sent
@@ -82,3 +83,35 @@ async def test_a_refused_connection_is_reported_never_sent(anyio_backend: str) -
         with pytest.raises(httpx.ConnectError) as caught:
             await http.post(url, json={"credit": "1"})
     assert request_not_sent(caught.value)
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.anyio
+async def test_cookies_live_in_httpx_only(anyio_backend: str) -> None:
+    """A cookie the caller cleared from httpx is not sent again from a jar inside aiohttp."""
+    cookies_seen: list[list[str]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        cookies_seen.append(request.headers.getall("Cookie", []))
+        answer = web.json_response({"success": True})
+        answer.set_cookie("sid", "abc")
+        return answer
+
+    app = web.Application()
+    app.router.add_get("/v1/me", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        url = f"http://localhost:{port}/v1/me"  # a host name: aiohttp's jar skips bare IPs
+        transport = AiohttpTransport(httpx.Limits(max_connections=2))
+        async with httpx.AsyncClient(transport=transport) as http:
+            await http.get(url)
+            await http.get(url)
+            http.cookies.clear()
+            await http.get(url)
+    finally:
+        await runner.cleanup()
+    assert cookies_seen == [[], ["sid=abc"], []]
