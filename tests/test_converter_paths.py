@@ -11,13 +11,16 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import attrs
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smspartner_async import CreditTransfer, DecodeError, SubaccountPage
+from smspartner_async import CreditTransfer, DecodeError, Subaccount, SubaccountPage
 from smspartner_async._converter import (  # pyright: ignore[reportPrivateUsage]
     _quick_page,
     _quick_transfer,
+    _slot_setters,
     loads,
     structure,
 )
@@ -109,3 +112,27 @@ def test_the_documented_answers_take_the_quick_path() -> None:
     assert page.items[0].credits.balance == Decimal("0.800")
     transfer = _quick_transfer(loads(json.dumps(TRANSFER).encode()))
     assert transfer.account_balance == Decimal("2869.2")
+
+
+def test_rows_filled_slot_by_slot_are_the_models_the_constructor_builds() -> None:
+    row = _quick_page(loads(json.dumps(PAGE).encode())).items[0]
+    built = Subaccount(**{f.name: getattr(row, f.name) for f in attrs.fields(Subaccount)})
+    assert row == built
+    assert repr(row) == repr(built)
+    assert hash(row) == hash(built)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        row.email = "changed@b.fr"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"x": attrs.field(validator=attrs.validators.instance_of(int))},
+        {"x": attrs.field(converter=int)},
+        {"x": attrs.field(), "__attrs_post_init__": lambda self: None},
+    ],
+)
+def test_slot_setters_refuse_a_class_whose_init_does_more(extra: dict[str, Any]) -> None:
+    cls = attrs.frozen(type("Model", (), dict(extra)))
+    with pytest.raises(TypeError, match="does more than store its fields"):
+        _slot_setters(cls)
