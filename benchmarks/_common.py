@@ -26,9 +26,11 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from importlib import metadata
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
+
+T = TypeVar("T")
 
 #: Every figure's line carries these keys, whatever else it adds.
 REQUIRED_KEYS = ("bench", "ours", "baseline", "ratio")
@@ -99,15 +101,38 @@ def versions() -> dict[str, str]:
 # -- timing ------------------------------------------------------------------------------------
 
 
+@attrs.define
+class Span:
+    """The wall-clock and CPU seconds one measured stretch took (see :func:`measured`)."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+
+@contextmanager
+def measured() -> Iterator[Span]:
+    """Time the ``with`` block: wall clock, and this process's CPU time.
+
+    A client that is CPU-bound takes as much CPU as wall time; CPU time is also what moves
+    least when other work shares the machine.
+    """
+    span = Span()
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield span
+    span.wall = time.perf_counter() - wall
+    span.cpu = time.process_time() - cpu
+
+
 async def interleaved_async(
-    contenders: dict[str, Callable[[], Awaitable[float]]], rounds: int
-) -> dict[str, list[float]]:
+    contenders: dict[str, Callable[[], Awaitable[T]]], rounds: int
+) -> dict[str, list[T]]:
     """Run each contender once per round, alternating the order, and collect its timings.
 
-    Each contender returns its own measurement (seconds, per call or per run), so its setup
-    is not counted. Alternating the order cancels "who ran first" effects.
+    Each contender returns its own measurement (seconds per call or per run, or a
+    :class:`Span`), so its setup is not counted. Alternating the order cancels "who ran
+    first" effects.
     """
-    timings: dict[str, list[float]] = {name: [] for name in contenders}
+    timings: dict[str, list[T]] = {name: [] for name in contenders}
     names = list(contenders)
     for index in range(rounds):
         for name in names if index % 2 == 0 else reversed(names):

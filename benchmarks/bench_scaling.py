@@ -12,9 +12,22 @@ the sizes interleaved within each round.
 from __future__ import annotations
 
 import asyncio
+import functools
 
-from _common import LATENCY, emit, emulator_server, interleaved_async, median, parse_args
+from _common import (
+    LATENCY,
+    Server,
+    emit,
+    emulator_server,
+    interleaved_async,
+    median,
+    parse_args,
+)
 from bench_bulk import CONCURRENCY, ours
+
+
+async def _wall(server: Server, n: int) -> float:
+    return (await ours(server, server.tokens[:n])).wall
 
 
 def main() -> None:
@@ -27,7 +40,7 @@ def main() -> None:
         async def measure() -> dict[str, list[float]]:
             await ours(server, server.tokens[:CONCURRENCY])  # warm up
             return await interleaved_async(
-                {str(n): (lambda n=n: ours(server, server.tokens[:n])) for n in sizes},
+                {str(n): functools.partial(_wall, server, n) for n in sizes},
                 rounds,
             )
 
