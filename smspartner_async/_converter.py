@@ -215,26 +215,28 @@ _fromisoformat = datetime.fromisoformat
 _new = object.__new__
 
 
-def _slot_setters(cls: type[Any]) -> tuple[Callable[[Any, Any], None], ...]:
-    """The slot setters of frozen, slotted attrs class ``cls``, in field order.
+def _slot_setters(cls: type[Any], *names: str) -> tuple[Callable[[Any, Any], None], ...]:
+    """The slot setters of frozen, slotted attrs class ``cls`` for ``names``, in that order.
 
     A frozen class's ``__init__`` stores each field through ``object.__setattr__``, about half
     of a 20-row page's decoding time; the row reader fills a bare instance through these
-    instead. That builds the same object only while ``__init__`` does nothing but store its
-    arguments, which is checked here, at import.
+    instead. That builds the same object only while ``names`` are all of the class's fields
+    and ``__init__`` does nothing but store them, which is checked here, at import.
     """
     fields = attrs.fields(cls)
+    if sorted(names) != sorted(f.name for f in fields):
+        raise TypeError(f"{cls.__name__}'s fields are not {names}")
     if any(f.validator or f.converter or f.on_setattr or not f.init for f in fields) or any(
         hasattr(cls, hook) for hook in ("__attrs_pre_init__", "__attrs_post_init__")
     ):
         raise TypeError(f"{cls.__name__} does more than store its fields")
-    return tuple(vars(cls)[f.name].__set__ for f in fields)
+    return tuple(vars(cls)[name].__set__ for name in names)
 
 
 _set_id, _set_email, _set_type, _set_token, _set_api_key, _set_created_at, _set_credits = (
-    _slot_setters(Subaccount)
+    _slot_setters(Subaccount, "id", "email", "type", "token", "api_key", "created_at", "credits")
 )
-_set_balance, _set_currency = _slot_setters(Credits)
+_set_balance, _set_currency = _slot_setters(Credits, "balance", "currency")
 
 
 def _quick_decimal(value: object) -> Decimal:

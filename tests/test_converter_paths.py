@@ -135,4 +135,12 @@ def test_rows_filled_slot_by_slot_are_the_models_the_constructor_builds() -> Non
 def test_slot_setters_refuse_a_class_whose_init_does_more(extra: dict[str, Any]) -> None:
     cls = attrs.frozen(type("Model", (), dict(extra)))
     with pytest.raises(TypeError, match="does more than store its fields"):
-        _slot_setters(cls)
+        _slot_setters(cls, "x")
+
+
+@pytest.mark.parametrize("names", [("x",), ("x", "y", "z"), ("x", "w")])
+def test_slot_setters_refuse_names_that_are_not_all_the_fields(names: tuple[str, ...]) -> None:
+    cls = attrs.frozen(type("Model", (), {"x": attrs.field(), "y": attrs.field()}))
+    with pytest.raises(TypeError, match="fields are not"):
+        _slot_setters(cls, *names)
+    assert len(_slot_setters(cls, "y", "x")) == 2  # any order, each field once
