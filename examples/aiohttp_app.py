@@ -79,7 +79,7 @@ def subaccount_json(sub: sp.Subaccount) -> dict[str, Any]:
         "email": sub.email,
         "type": sub.type,
         "token": sub.token,
-        "created_at": sub.created_at.isoformat(),
+        "created_at": sub.created_at.isoformat() if sub.created_at else None,
         "balance": str(sub.credits.balance),
         "currency": sub.credits.currency,
     }

@@ -20,7 +20,7 @@ import anyio.lowlevel
 import attrs
 import httpx
 
-from ._converter import decode_account, loads
+from ._converter import decode_account, dumps, loads
 from ._endpoints import ACCOUNT, Endpoint
 from ._errors import (
     APIConnectionError,
@@ -273,7 +273,12 @@ class AsyncSMSPartner:
             )
         else:
             request = http.build_request(
-                endpoint.method, url, json=payload, headers=headers, timeout=self._timeout
+                endpoint.method,
+                url,
+                params=payload if endpoint.query_too else None,
+                content=dumps(payload),
+                headers={**(headers or {}), "Content-Type": "application/json"},
+                timeout=self._timeout,
             )
         return with_plain_body(request)
 
@@ -378,14 +383,20 @@ class AsyncSMSPartner:
         self, endpoint: Endpoint, status: int, body: Mapping[str, object] | None
     ) -> APIError:
         code = _as_int(body.get("code")) if body is not None else None
-        details = _details(body.get("error"), self._redact) if body is not None else ()
+        listed = _validation_list(body) if body is not None else None
+        details = _details(listed, self._redact)
         message = body.get("message") if body is not None else None
         if not isinstance(message, str) or not message:
             message = "; ".join(
                 f"{d.element_id}: {d.message}" if d.element_id else d.message for d in details
             )
         message = self._redact(message or f"the server answered HTTP {status}")
-        cls = error_class_for(endpoint.path, code, status)
+        # Only the API's own refusal (success: false with a code) is read by its code; a bare
+        # 404 or 405 (a proxy's page, a framework's {"code": 404}) is a routing miss.
+        api_answer = body is not None and body.get("success") is False and code is not None
+        cls = error_class_for(
+            endpoint.path, code, status, api_answer=api_answer, validation_list=listed is not None
+        )
         return cls(
             message,
             code=code,
@@ -467,8 +478,18 @@ def _as_int(value: object) -> int | None:
     return None
 
 
+def _validation_list(body: Mapping[str, object]) -> list[object] | None:
+    """A validation answer's ``[{elementId, message}]`` list: the docs call it ``error`` on some
+    pages and ``errors`` on others, so either key is read."""
+    for key in ("error", "errors"):
+        value = body.get(key)
+        if isinstance(value, list):
+            return cast("list[object]", value)
+    return None
+
+
 def _details(value: object, redact: Callable[[str], str]) -> tuple[ErrorDetail, ...]:
-    """The ``error: [{elementId, message}]`` list of a validation answer, keys masked."""
+    """The ``[{elementId, message}]`` list of a validation answer, keys masked."""
     if not isinstance(value, list):
         return ()
     details: list[ErrorDetail] = []

@@ -1,4 +1,5 @@
-"""The one place that knows the wire's names and types: JSON answers in, models out.
+"""The one place that knows the wire's names and types: JSON answers in, models out, and the
+JSON text of requests out (:func:`dumps`, which writes :class:`JSONNumber` digits verbatim).
 
 Two cattrs converters share the same hooks. The fast one (no detailed validation) structures
 every answer; when it fails, the answer is structured again by the detailed one, whose
@@ -11,7 +12,8 @@ Unknown keys are ignored: the server adds fields over time.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar, cast
@@ -32,10 +34,12 @@ from ._models import (
 )
 
 __all__ = [
+    "JSONNumber",
     "decode_account",
     "decode_created",
     "decode_page",
     "decode_transfer",
+    "dumps",
     "loads",
     "structure",
 ]
@@ -53,6 +57,38 @@ def loads(content: bytes) -> Any:
     (and its scanner) on every call.
     """
     return _decoder.decode(content.decode(json.detect_encoding(content), "surrogatepass"))
+
+
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+def _plain_number(_: object, __: object, value: str) -> None:
+    if not _JSON_NUMBER.fullmatch(value):
+        raise ValueError(f"not a plain JSON number: {value!r}")
+
+
+@attrs.frozen
+class JSONNumber:
+    """A number a request sends as these exact digits: ``JSONNumber("2.5")`` is ``2.5`` on the
+    wire. Built from a ``Decimal``'s digits (``to_wire``), so no float ever rounds it."""
+
+    digits: str = attrs.field(validator=_plain_number)
+
+
+def dumps(payload: Mapping[str, object]) -> bytes:
+    """A request's JSON body: compact, UTF-8, with each :class:`JSONNumber` written as its
+    digits (the standard encoder would need a float for that, and a float can round)."""
+    return _json_text(payload).encode()
+
+
+def _json_text(value: object) -> str:
+    if isinstance(value, JSONNumber):
+        return value.digits
+    if isinstance(value, Mapping):
+        items = cast("Mapping[str, object]", value).items()
+        return "{" + ",".join(f"{_encode(k)}:{_json_text(v)}" for k, v in items) + "}"
+    return _encode(value)
 
 
 def _structure_str(value: object, _: object) -> str:
@@ -151,6 +187,13 @@ _RENAMES: dict[type[Any], dict[str, str]] = {
 }
 _WIRE_NAMES = {field: wire for names in _RENAMES.values() for field, wire in names.items()}
 
+#: Wire keys a row may lack or send as ``null``, per class: read as ``None``. The models type
+#: them ``X | None`` without a default (SPEC fixes their positional order), so a missing key
+#: is filled in before structuring.
+_ABSENT_AS_NONE: dict[type[Any], tuple[str, ...]] = {
+    Subaccount: ("email", "apiKey", "createdAt"),
+}
+
 
 def _make_converter(*, detailed: bool) -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=detailed)
@@ -160,8 +203,22 @@ def _make_converter(*, detailed: bool) -> cattrs.Converter:
     conv.register_structure_hook(datetime, _structure_datetime)
     for cls, names in _RENAMES.items():
         overrides: dict[str, Any] = {f: override(rename=wire) for f, wire in names.items()}
-        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **overrides))
+        hook: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, conv, **overrides)
+        if cls in _ABSENT_AS_NONE:
+            hook = _absent_as_none(hook, _ABSENT_AS_NONE[cls])
+        conv.register_structure_hook(cls, hook)
     return conv
+
+
+def _absent_as_none(
+    hook: Callable[[Any, Any], T], keys: tuple[str, ...]
+) -> Callable[[Any, Any], T]:
+    def structure(data: Any, cls: Any) -> T:
+        if isinstance(data, dict):
+            data = {**dict.fromkeys(keys), **cast("dict[str, Any]", data)}
+        return hook(data, cls)
+
+    return structure
 
 
 def _to_wire_paths(exc: BaseException) -> None:
@@ -250,16 +307,17 @@ def _quick_decimal(value: object) -> Decimal:
 
 
 def _quick_row(row: Any) -> Subaccount:
-    id_, email, kind, token = row["id"], row["email"], row["type"], row["token"]
-    api_key, created_at, credits = row["apiKey"], row["createdAt"], row["credits"]
+    id_, kind, token, credits = row["id"], row["type"], row["token"], row["credits"]
+    # The keys of _ABSENT_AS_NONE: missing or null reads as None, as in the converters.
+    email, api_key, created_at = row.get("email"), row.get("apiKey"), row.get("createdAt")
     balance, currency = credits["balance"], credits["currency"]
     if not (
         type(id_) is int
-        and type(email) is str
+        and (email is None or type(email) is str)
         and type(kind) is str
         and type(token) is str
-        and type(api_key) is str
-        and type(created_at) is str
+        and (api_key is None or type(api_key) is str)
+        and (created_at is None or type(created_at) is str)
         and type(currency) is str
     ):
         raise TypeError("not the usual row")
@@ -272,7 +330,7 @@ def _quick_row(row: Any) -> Subaccount:
     _set_type(sub, kind)
     _set_token(sub, token)
     _set_api_key(sub, api_key)
-    _set_created_at(sub, _fromisoformat(created_at))
+    _set_created_at(sub, None if created_at is None else _fromisoformat(created_at))
     _set_credits(sub, money)
     return sub
 

@@ -12,14 +12,19 @@ The tree::
     │   ├── ConflictError                    e-mail already used
     │   ├── InvalidRequestError              any other refusal of the request's content
     │   ├── RateLimitError                   HTTP 429 (.retry_after)
-    │   └── ServerError                      HTTP 5xx
+    │   ├── ServerError                      HTTP 5xx
+    │   └── RouteNotFoundError               HTTP 404/405 that is not the API's JSON: no such route
     ├── APIConnectionError                   the network failed
     │   └── APITimeoutError                  ... by timing out
     ├── DecodeError                          the answer is not the documented JSON shape
     └── OutcomeUnknownError                  a money-moving request may or may not have been applied
 
 The same numeric ``code`` means different things on different endpoints, so API errors are
-mapped by **endpoint + code** (:data:`_CODE_TABLE`), then by HTTP status.
+mapped by **endpoint + code** (:data:`_CODE_TABLE`, then the docs' global codes in
+:data:`_GLOBAL_CODES`), then by HTTP status. A code counts only in the API's own answer: a JSON
+object with ``success: false`` and a ``code``. Anything else (an HTML page, a framework's
+``{"code": 404, ...}``) is mapped by its status alone, and a 404 or 405 of that kind is a
+:class:`RouteNotFoundError`, never a :class:`NotFoundError`.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ __all__ = [
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RouteNotFoundError",
     "SMSPartnerError",
     "ServerError",
     "ValidationError",
@@ -144,7 +150,11 @@ class PermissionDeniedError(APIError):
 
 
 class NotFoundError(APIError):
-    """The sub-account does not exist."""
+    """The sub-account does not exist: the API's own answer said so.
+
+    Raised only for a ``success: false`` answer with a code, never for a bare HTTP 404 (that is
+    [`RouteNotFoundError`][]), so ``except NotFoundError: pass  # already gone`` is safe.
+    """
 
 
 class InsufficientCreditError(APIError):
@@ -169,6 +179,16 @@ class RateLimitError(APIError):
 
 class ServerError(APIError):
     """HTTP 5xx: the server failed."""
+
+
+class RouteNotFoundError(APIError):
+    """The server has no such route: an HTTP 404 or 405 that is not the API's own JSON answer.
+
+    The request reached no API handler, so nothing was done: this is *not* "the sub-account
+    does not exist" ([`NotFoundError`][]). It means the base URL is wrong, a proxy is in the
+    way, or the API moved an endpoint. [`delete`][smspartner_async.AsyncSubaccounts.delete]
+    tries both documented paths before raising it.
+    """
 
 
 class APIConnectionError(SMSPartnerError):
@@ -239,11 +259,28 @@ _CREDIT_CODES: Mapping[int, type[APIError]] = {
     10: AuthenticationError,
 }
 _READ_CODES: Mapping[int, type[APIError]] = {1: AuthenticationError, 10: AuthenticationError}
+_DELETE_CODES: Mapping[int, type[APIError]] = {
+    1: InvalidRequestError,
+    10: AuthenticationError,
+    404: NotFoundError,
+}
 
-#: endpoint -> API code -> error class. Code 2 of ``create`` is "not allowed to create
-#: sub-accounts" on one version of the docs and "phone number required" on another; the first is
-#: what an account without the feature activated meets, so it maps to PermissionDeniedError (the
-#: server's message is kept either way).
+#: endpoint -> API code -> error class, from the per-endpoint tables of the docs.
+#:
+#: Disputes in the docs, and what this table does about them (the server's message is kept on
+#: the error whatever the class):
+#:
+#: - ``create`` code 2 is "not allowed to create sub-accounts" on one version of the docs and
+#:   "phone number required" on another; the first is what an account without the feature
+#:   activated meets, so it maps to PermissionDeniedError.
+#: - The docs' global error page gives the credit codes other meanings than the credit page:
+#:   3 "credit required" (here: token required), 4 "tokenSubaccount required" (here: not
+#:   authorized), 6 "sub-account not found" (here: your balance must be > 0), 7 "insufficient
+#:   credit for the sub-account" (here: sub-account does not exist). The per-endpoint meaning
+#:   wins: it is the more specific page.
+#: - Code 9 with a validation list (``error`` or ``errors``) is the generic "constraints not
+#:   met" answer on every endpoint: InvalidRequestError, before this table (whose ``create``
+#:   code 9, "balance must be > 0", comes with a message and no list).
 _CODE_TABLE: Mapping[str, Mapping[int, type[APIError]]] = {
     "subaccount/create": {
         1: AuthenticationError,
@@ -261,8 +298,23 @@ _CODE_TABLE: Mapping[str, Mapping[int, type[APIError]]] = {
     "me": _READ_CODES,
     "subaccount/credit/add": _CREDIT_CODES,
     "subaccount/credit/remove": _CREDIT_CODES,
-    "subaccount/delete": {1: InvalidRequestError, 10: AuthenticationError, 404: NotFoundError},
+    "subaccount/delete": _DELETE_CODES,
+    # The same operation under the path most of the docs' examples use.
+    "subaccount/remove": _DELETE_CODES,
 }
+
+#: Codes of the docs' global error page that no per-endpoint table uses, on every endpoint.
+_GLOBAL_CODES: Mapping[int, type[APIError]] = {
+    11: InsufficientCreditError,  # insufficient credit
+    20: PermissionDeniedError,  # account disabled
+    30: PermissionDeniedError,  # account blocked
+    40: PermissionDeniedError,  # API access denied
+    90: InvalidRequestError,  # malformed JSON
+    96: PermissionDeniedError,  # IP address not authorised
+}
+
+#: The generic "constraints not met" code that comes with a validation list.
+VALIDATION_CODE = 9
 
 _STATUS_TABLE: Mapping[int, type[APIError]] = {
     401: AuthenticationError,
@@ -272,16 +324,35 @@ _STATUS_TABLE: Mapping[int, type[APIError]] = {
 }
 
 
-def error_class_for(endpoint: str, code: int | None, status_code: int) -> type[APIError]:
-    """Pick the error class for an answer: rate limit and 5xx first, then endpoint + code."""
+def error_class_for(
+    endpoint: str,
+    code: int | None,
+    status_code: int,
+    *,
+    api_answer: bool = True,
+    validation_list: bool = False,
+) -> type[APIError]:
+    """Pick the error class for an answer: rate limit and 5xx first, then endpoint + code.
+
+    ``api_answer``: the body is the API's own refusal (``success: false`` with a ``code``);
+    without it, ``code`` is ignored and a 404 or 405 is a routing miss. ``validation_list``:
+    the body carries an ``error``/``errors`` list.
+    """
     if status_code == 429:
         return RateLimitError
     if status_code >= 500:
         return ServerError
-    if code is not None and (cls := _CODE_TABLE.get(endpoint, {}).get(code)) is not None:
-        return cls
+    if not api_answer:
+        return RouteNotFoundError if status_code in (404, 405) else _by_status(status_code)
+    if code == VALIDATION_CODE and validation_list:
+        return InvalidRequestError
+    by_code = None
+    if code is not None:
+        by_code = _CODE_TABLE.get(endpoint, {}).get(code) or _GLOBAL_CODES.get(code)
+    return by_code or _by_status(status_code)
+
+
+def _by_status(status_code: int) -> type[APIError]:
     if (cls := _STATUS_TABLE.get(status_code)) is not None:
         return cls
-    if status_code >= 400:
-        return InvalidRequestError
-    return APIError
+    return InvalidRequestError if status_code >= 400 else APIError

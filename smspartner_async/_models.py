@@ -50,6 +50,11 @@ class Subaccount:
     key: kept, but never shown by ``repr``. ``created_at`` is the server's local time, as sent
     (no time zone).
 
+    ``id``, ``type``, ``token`` and ``credits`` are always there (a row without them is a
+    [`DecodeError`][]). ``email``, ``api_key`` and ``created_at`` are ``None`` when the row
+    lacks them or sends ``null``: answers drift, and one odd row must not make the whole
+    listing unreadable.
+
     ```python
     async for sub in client.subaccounts.list():
         print(sub.id, sub.email, sub.type, sub.credits.balance, sub.credits.currency)
@@ -57,11 +62,11 @@ class Subaccount:
     """
 
     id: int
-    email: str
+    email: str | None
     type: str
     token: str
-    api_key: str = attrs.field(repr=_hidden)
-    created_at: datetime
+    api_key: str | None = attrs.field(repr=_hidden)
+    created_at: datetime | None
     credits: Credits
 
 

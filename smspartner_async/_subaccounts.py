@@ -8,8 +8,9 @@ from functools import partial
 from typing import TYPE_CHECKING, overload
 
 from ._bulk import BulkItems, BulkReport, ProgressCallback, ResultCallback, run_bulk
-from ._converter import decode_created, decode_page, decode_transfer
-from ._endpoints import CREATE, CREDIT_ADD, CREDIT_REMOVE, DELETE, LIST, Endpoint
+from ._converter import JSONNumber, decode_created, decode_page, decode_transfer
+from ._endpoints import CREATE, CREDIT_ADD, CREDIT_REMOVE, DELETE, LIST, REMOVE, Endpoint
+from ._errors import NotFoundError, RouteNotFoundError
 from ._models import CreatedSubaccount, CreditTransfer, SubaccountPage, SubaccountType
 from ._money import Amount, parse_amount, to_wire
 from ._pagination import SubaccountPaginator
@@ -46,6 +47,8 @@ class AsyncSubaccounts:
     def __init__(self, client: AsyncSMSPartner, request: Request) -> None:
         self._client = client
         self._request = request
+        # The delete path this server answered on last (see delete()).
+        self._delete_endpoint = DELETE
 
     def __repr__(self) -> str:
         return f"AsyncSubaccounts({self._client!r})"
@@ -83,13 +86,15 @@ class AsyncSubaccounts:
             parameters["email"] = check_email(email)
         elif kind == "advanced":
             check_email(email)
+        # isBuyer and creditToAttribute go out as JSON numbers, as in every public sample
+        # (``credit`` of the credit moves, a string in the samples, stays a string).
         if is_buyer is not None:
             parameters["isBuyer"] = int(check_bool(is_buyer, field="is_buyer"))
         elif kind == "advanced":
             check_bool(is_buyer, field="is_buyer")
         if credit_to_attribute is not None:
             amount = parse_amount(credit_to_attribute, field="credit_to_attribute")
-            parameters["creditToAttribute"] = to_wire(amount)
+            parameters["creditToAttribute"] = JSONNumber(to_wire(amount))
         for field, value in (("title", title), ("firstname", firstname), ("lastname", lastname)):
             if value is not None:
                 parameters[field] = check_text(value, field=field)
@@ -150,12 +155,33 @@ class AsyncSubaccounts:
     async def delete(self, token: str) -> None:
         """Delete the sub-account ``token``. Raises [`NotFoundError`][] if there is none.
 
+        The docs name two paths for this call, ``subaccount/delete`` and
+        ``subaccount/remove``: when the server has no route for the first one tried (a
+        [`RouteNotFoundError`][]), the other is tried once, and the one that answers is used
+        first from then on. Both carry the key and token in the JSON body and in the query
+        string. [`NotFoundError`][] comes only from the API's own answer, so it always means
+        the sub-account is gone.
+
         ```python
         await client.subaccounts.delete(token)
         ```
         """
         fields = {"token": check_token(token)}
-        await self._request(DELETE, fields, _ignore_body)
+        first = self._delete_endpoint
+        try:
+            await self._delete_through(first, fields)
+        except RouteNotFoundError:
+            # Safe to send again: a routing miss (HTTP 404/405 that is not the API's JSON)
+            # proves no API handler ran, so nothing was deleted and nothing can happen twice.
+            await self._delete_through(REMOVE if first is DELETE else DELETE, fields)
+
+    async def _delete_through(self, endpoint: Endpoint, fields: Mapping[str, object]) -> None:
+        try:
+            await self._request(endpoint, fields, _ignore_body)
+        except NotFoundError:
+            self._delete_endpoint = endpoint  # the API's own answer: this route exists
+            raise
+        self._delete_endpoint = endpoint
 
     @overload
     async def bulk_add_credit(

@@ -301,6 +301,39 @@ def test_main_list_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert " EUR  " in out
 
 
+#: A list page whose row lacks the fields real answers may drop (email, apiKey, createdAt).
+_DRIFTING_PAGE = {
+    "success": True,
+    "code": 200,
+    "total": 1,
+    "nb_per_page": 20,
+    "page": 1,
+    "data": [
+        {
+            "id": 7,
+            "email": None,
+            "type": "simple",
+            "token": "tok7",
+            "credits": {"balance": "1.500", "currency": "EUR"},
+        }
+    ],
+}
+
+
+def test_main_list_copes_with_rows_that_drift(
+    sandbox: Sandboxes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = json.dumps(_DRIFTING_PAGE)
+    sandbox.script(Fault.reply(page), "subaccount/list")
+    assert main(["--sandbox", "subaccounts", "list"]) == 0
+    row = capsys.readouterr().out.splitlines()[2].split()
+    assert row == ["7", "tok7", "simple", "-", "1.500", "EUR", "-"]
+    sandbox.script(Fault.reply(page), "subaccount/list")
+    assert main(["--sandbox", "--json", "subaccounts", "list"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert (listed["email"], listed["created_at"]) == (None, None)
+
+
 def test_main_account(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--sandbox", "account"]) == 0
     out = capsys.readouterr().out

@@ -272,7 +272,7 @@ async def test_create_advanced_request_and_answer() -> None:
         "parameters": {
             "email": "shop@example.com",
             "isBuyer": 0,
-            "creditToAttribute": "10",
+            "creditToAttribute": 10,  # a JSON number, as in the docs' samples
             "title": "Mme",
             "firstname": "Ada",
             "lastname": "Lovelace",
@@ -294,7 +294,7 @@ async def test_create_simple_sends_no_none_fields() -> None:
         await client.subaccounts.create("simple", is_buyer=True, credit_to_attribute="2.5")
     first, second = (body_of(r) for r in server.requests)
     assert first == {"apiKey": CANARY, "type": "simple", "parameters": {}}
-    assert second["parameters"] == {"isBuyer": 1, "creditToAttribute": "2.5"}
+    assert second["parameters"] == {"isBuyer": 1, "creditToAttribute": 2.5}
 
 
 @pytest.mark.anyio
@@ -373,7 +373,8 @@ async def test_delete_request() -> None:
     [request] = server.requests
     assert request.method == "DELETE"
     assert request.url.path == "/v1/subaccount/delete"
-    assert request.url.query == b""
+    # In the body as the docs show, and in the query as a third-party client sends them.
+    assert dict(request.url.params) == {"apiKey": CANARY, "token": "tok42"}
     assert body_of(request) == {"apiKey": CANARY, "token": "tok42"}
 
 

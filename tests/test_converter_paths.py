@@ -144,3 +144,13 @@ def test_slot_setters_refuse_names_that_are_not_all_the_fields(names: tuple[str,
     with pytest.raises(TypeError, match="fields are not"):
         _slot_setters(cls, *names)
     assert len(_slot_setters(cls, "y", "x")) == 2  # any order, each field once
+
+
+@pytest.mark.parametrize("drop", [True, False], ids=["missing", "null"])
+@pytest.mark.parametrize("key", ["email", "apiKey", "createdAt"])
+def test_optional_row_fields_take_the_quick_path_as_none(key: str, drop: bool) -> None:
+    data = _mutated(PAGE, ("data", 0, key), None, drop)
+    quick = _quick_page(data)  # accepted, not declined
+    assert quick == structure(data, SubaccountPage, endpoint="e", status_code=200)
+    field = {"email": "email", "apiKey": "api_key", "createdAt": "created_at"}[key]
+    assert getattr(quick.items[0], field) is None

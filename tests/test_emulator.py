@@ -375,11 +375,12 @@ async def test_disabled_subaccounts_still_list_and_delete(
 # -- requests the API would not even route -------------------------------------------------------
 
 
-async def test_unknown_path_is_a_json_404(http: httpx.AsyncClient) -> None:
+async def test_unknown_path_is_a_frameworks_404_not_the_apis(http: httpx.AsyncClient) -> None:
     for path in ("subaccount/nope", "/v2/me", "/"):
         answer = await http.get(path)
         assert answer.status_code == 404
-        assert answer.json()["success"] is False
+        assert answer.json()["code"] == 404
+        assert "success" not in answer.json()  # not the API's own answer
 
 
 async def test_wrong_method_is_a_json_405(emu: Emulator, http: httpx.AsyncClient) -> None:
@@ -387,6 +388,7 @@ async def test_wrong_method_is_a_json_405(emu: Emulator, http: httpx.AsyncClient
     assert answer.status_code == 405
     assert answer.headers["allow"] == "GET"
     assert answer.json()["code"] == 405
+    assert "success" not in answer.json()
     answer = await http.post("subaccount/delete", json={"apiKey": emu.api_key})
     assert answer.headers["allow"] == "DELETE"
 
@@ -399,7 +401,8 @@ async def test_bad_bodies_are_refused_not_crashed(
 ) -> None:
     answer = await http.post("subaccount/credit/add", content=content)
     assert answer.status_code == 400
-    assert answer.json() == {"success": False, "code": 400, "message": answer.json()["message"]}
+    # The docs' global code for malformed JSON.
+    assert answer.json() == {"success": False, "code": 90, "message": answer.json()["message"]}
     assert emu.transfers == []
 
 

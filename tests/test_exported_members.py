@@ -36,6 +36,8 @@ SPEC_NAMES = [
     "ValidationError",
 ]
 BULK_NAMES = ["BulkReport", "BulkResult"]
+#: Public names the team added to SPEC's tree.
+OWN_ERROR_NAMES = ["RouteNotFoundError"]
 
 #: Methods SPEC section 2 calls, per class (bulk_add_credit aside).
 SPEC_METHODS = {
@@ -74,6 +76,15 @@ def test_all_is_sorted_and_unique() -> None:
 def test_spec_names_are_exported(name: str) -> None:
     assert name in sp.__all__
     assert getattr(sp, name).__module__ == "smspartner_async"
+
+
+@pytest.mark.parametrize("name", OWN_ERROR_NAMES)
+def test_own_error_names_are_exported_api_errors(name: str) -> None:
+    assert name in sp.__all__
+    cls = getattr(sp, name)
+    assert cls.__module__ == "smspartner_async"
+    assert issubclass(cls, sp.APIError)
+    assert not issubclass(cls, sp.NotFoundError)  # a routing miss never reads as "not found"
 
 
 @pytest.mark.parametrize("name", BULK_NAMES)

@@ -76,9 +76,9 @@ async def list_subaccounts(ctx: Context) -> int:
             str(sub.id),
             sub.token,
             sub.type,
-            sub.email,
+            sub.email or "-",
             f"{money(sub.credits.balance)} {sub.credits.currency}",
-            sub.created_at.strftime("%Y-%m-%d %H:%M"),
+            sub.created_at.strftime("%Y-%m-%d %H:%M") if sub.created_at else "-",
         ]
         for sub in subs
     ]
@@ -103,7 +103,7 @@ def _subaccount_json(sub: sp.Subaccount) -> dict[str, object]:
         "email": sub.email,
         "balance": money_json(sub.credits.balance),
         "currency": sub.credits.currency,
-        "created_at": sub.created_at.isoformat(),
+        "created_at": sub.created_at.isoformat() if sub.created_at else None,
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, MutableMapping, Sequence
 from decimal import Decimal
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar, Final, NoReturn, cast
@@ -34,13 +34,14 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _PREFIX: Final = "/v1/"
+#: The two paths the docs give the delete operation (see ``Emulator(delete_paths=...)``).
+DELETE_PATHS: Final = ("subaccount/delete", "subaccount/remove")
 _ROUTES: Final = {
     f"{_PREFIX}subaccount/create": "subaccount/create",
     f"{_PREFIX}subaccount/list": "subaccount/list",
     f"{_PREFIX}subaccount/credit/add": "subaccount/credit/add",
     f"{_PREFIX}subaccount/credit/remove": "subaccount/credit/remove",
-    f"{_PREFIX}subaccount/delete": "subaccount/delete",
-    f"{_PREFIX}subaccount/remove": "subaccount/delete",
+    **{f"{_PREFIX}{path}": "subaccount/delete" for path in DELETE_PATHS},
     f"{_PREFIX}me": "me",
 }
 
@@ -61,6 +62,15 @@ def _validated_status(status: int) -> int:
     if status != 200 and not 400 <= status <= 499:
         raise ValueError(f"error_status must be 200 or a 4xx status, got {status}")
     return status
+
+
+def _validated_delete_paths(paths: Collection[str]) -> frozenset[str]:
+    if isinstance(paths, str):
+        paths = (paths,)
+    chosen = frozenset(path.strip("/").removeprefix("v1/") for path in paths)
+    if not chosen or not chosen <= set(DELETE_PATHS):
+        raise ValueError(f"delete_paths must be one or both of {DELETE_PATHS}, got {paths!r}")
+    return chosen
 
 
 def _validated_latency(seconds: float) -> float:
@@ -93,12 +103,19 @@ class Emulator:
         ...  # add_credit times out, yet emulator.balance(token) shows the credit
     ```
 
-    Error answers use HTTP ``error_status`` (200 or 4xx, like the real API). Requests the API
-    would never accept at all get fixed statuses instead: 400 for a body that is not a JSON
-    object, 404 for an unknown path, 405 for a wrong method; their ``code`` equals the status.
+    Error answers use HTTP ``error_status`` (200 or 4xx, like the real API). A body that is
+    not a JSON object gets HTTP 400 with the docs' "malformed JSON" code 90. A request no
+    route matches (an unknown path: 404; a wrong method: 405) gets what a web framework
+    answers, not the API's JSON: ``{"code": 404, "message": "No route found ..."}``, without
+    ``success``.
+
+    The docs give delete two paths; ``delete_paths`` says which this server routes:
+    ``("subaccount/delete",)``, ``("subaccount/remove",)`` or both (the default). The other
+    one is then a routing miss.
 
     Only the main account's ``api_key`` is accepted; sub-account keys answer code 10.
-    ``error_status``, ``latency`` and ``subaccounts_enabled`` may be changed at any time.
+    ``error_status``, ``latency``, ``subaccounts_enabled`` and ``delete_paths`` may be changed
+    at any time.
     """
 
     DEFAULT_API_KEY: ClassVar[str] = "emulator-api-key"
@@ -122,6 +139,7 @@ class Emulator:
         error_status: int = 200,
         latency: float = 0.0,
         subaccounts_enabled: bool = True,
+        delete_paths: Collection[str] = DELETE_PATHS,
         seed: int = 0,
     ) -> None:
         """Create an emulator whose main account holds *main_balance* euros.
@@ -135,6 +153,7 @@ class Emulator:
         self._latency = _validated_latency(latency)
         self.subaccounts_enabled = subaccounts_enabled
         """False: ``create`` answers code 2 and credit operations code 4, as before activation."""
+        self._delete_paths = _validated_delete_paths(delete_paths)
         # Handlers never await, so a thread lock is enough to make each one atomic, and unlike
         # an anyio.Lock it also guards a served emulator (its own thread) and the test's reads.
         self._lock = threading.Lock()
@@ -167,6 +186,15 @@ class Emulator:
     @error_status.setter
     def error_status(self, status: int) -> None:
         self._error_status = _validated_status(status)
+
+    @property
+    def delete_paths(self) -> frozenset[str]:
+        """The delete paths this server routes: ``subaccount/delete``, ``subaccount/remove``."""
+        return self._delete_paths
+
+    @delete_paths.setter
+    def delete_paths(self, paths: Collection[str]) -> None:
+        self._delete_paths = _validated_delete_paths(paths)
 
     @property
     def latency(self) -> float:
@@ -337,6 +365,8 @@ class Emulator:
         path: str = scope["path"]
         raw_query = bytes(scope.get("query_string", b"")).decode("latin-1")
         endpoint = _ROUTES.get(path)
+        if endpoint == "subaccount/delete" and path.removeprefix(_PREFIX) not in self._delete_paths:
+            endpoint = None  # a documented path this server does not route
         query = dict(parse_qsl(raw_query, keep_blank_values=True))
         parsed = _parse_body(body) if method != "GET" else None
         with self._lock:
@@ -351,11 +381,12 @@ class Emulator:
 
     def _answer(self, request: RecordedRequest) -> tuple[int, _Answer, list[_Header]]:
         """Run the request's handler, or say why the request cannot reach one."""
+        route = f'"{request.method} {request.path}"'
         if request.endpoint is None:
-            return 404, _protocol_error(404, f"No such endpoint: {request.path}"), []
+            return 404, _routing_miss(404, f"No route found for {route}"), []
         method, handler = HANDLERS[request.endpoint]
         if request.method != method:
-            problem = _protocol_error(405, f"{request.path} accepts {method} only.")
+            problem = _routing_miss(405, f"No route found for {route}: Method Not Allowed")
             return 405, problem, [(b"allow", method.encode())]
         body: object = request.json
         if method == "GET":
@@ -363,7 +394,7 @@ class Emulator:
         elif isinstance(body, dict):
             params = cast("dict[str, object]", body)
         else:
-            return 400, _protocol_error(400, "The body must be a JSON object."), []
+            return 400, Refusal(90, "Malformed JSON: the body must be a JSON object.").body(), []
         account = Account(
             api_key=self._api_key,
             username=self.USERNAME,
@@ -395,6 +426,11 @@ def _parse_body(body: bytes) -> object:
 
 def _protocol_error(status: int, message: str) -> dict[str, object]:
     return {"success": False, "code": status, "message": message}
+
+
+def _routing_miss(status: int, message: str) -> dict[str, object]:
+    """What a web framework answers when no route matches: JSON, but not the API's."""
+    return {"code": status, "message": message}
 
 
 async def _read_body(receive: Receive) -> bytes | None:
@@ -455,6 +491,9 @@ async def _send_fault(send: Send, fault: Fault) -> None:
     if fault.kind == "drop":
         await _drop(send, ConnectionDropped("scripted drop"))
     status = fault.status_code or 503
+    if fault.kind == "reply":
+        await _send(send, status, b"application/json", fault.content)
+        return
     if fault.kind == "html":
         title = f"{status} {_phrase(status)}"
         page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"

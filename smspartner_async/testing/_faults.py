@@ -11,7 +11,9 @@ import attrs
 
 __all__ = ["ENDPOINTS", "Fault", "FaultKind", "FaultPlan", "canonical_endpoint"]
 
-FaultKind = Literal["status", "html", "refuse", "drop", "apply_then_drop", "apply_then_stall"]
+FaultKind = Literal[
+    "status", "html", "reply", "refuse", "drop", "apply_then_drop", "apply_then_stall"
+]
 """What a [`Fault`][] does; each kind has a constructor of the same name (``Fault.drop()``)."""
 
 #: Operation names accepted by ``endpoint=`` filters, as paths relative to ``/v1/``.
@@ -57,6 +59,7 @@ class Fault:
     status_code: int | None = None
     retry_after: int | str | None = None
     stall_seconds: float = 0.0
+    content: bytes = b""
 
     @property
     def applies(self) -> bool:
@@ -80,6 +83,15 @@ class Fault:
         """Answer *status_code* with an HTML page, as a proxy in front of the API would."""
         _check_error_status(status_code)
         return cls(kind="html", status_code=status_code)
+
+    @classmethod
+    def reply(cls, content: bytes | str, *, status_code: int = 200) -> Fault:
+        """Answer *content* verbatim as ``application/json`` with *status_code*; nothing is
+        applied. Serves a recorded real answer, or one the emulator would never build."""
+        if not (status_code == 200 or 400 <= status_code <= 599):
+            raise ValueError(f"a reply's status code must be 200 or in 400..599, got {status_code}")
+        body = content.encode() if isinstance(content, str) else bytes(content)
+        return cls(kind="reply", status_code=status_code, content=body)
 
     @classmethod
     def refuse(cls) -> Fault:

@@ -104,11 +104,11 @@ def models(
     kind: sp.SubaccountType,
 ) -> None:
     assert_type(sub.id, int)
-    assert_type(sub.email, str)
+    assert_type(sub.email, str | None)
     assert_type(sub.type, str)
     assert_type(sub.token, str)
-    assert_type(sub.api_key, str)
-    assert_type(sub.created_at, datetime)
+    assert_type(sub.api_key, str | None)
+    assert_type(sub.created_at, datetime | None)
     assert_type(sub.credits, sp.Credits)
     assert_type(sub.credits.currency, str)
     assert_type(page.per_page, int)
