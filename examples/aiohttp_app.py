@@ -48,7 +48,7 @@ ERROR_STATUS: list[tuple[type[sp.SMSPartnerError], int]] = [
     (sp.OutcomeUnknownError, 502),
     (sp.APITimeoutError, 504),
     (sp.APIConnectionError, 503),
-    (sp.SMSPartnerError, 502),  # ServerError, DecodeError, any other upstream answer
+    (sp.SMSPartnerError, 502),  # ServerError, DecodeError, RouteNotFoundError, and the rest
 ]
 
 

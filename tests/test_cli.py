@@ -334,6 +334,16 @@ def test_main_list_copes_with_rows_that_drift(
     assert (listed["email"], listed["created_at"]) == (None, None)
 
 
+def test_main_routing_miss_is_not_called_a_refusal(
+    sandbox: Sandboxes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox.script(Fault.reply("<html>Not Found</html>", status_code=404), "me")
+    assert main(["--sandbox", "account"]) == ExitCode.REFUSED
+    err = capsys.readouterr().err
+    assert "no such route on the server" in err
+    assert "RouteNotFoundError" in err
+
+
 def test_main_account(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--sandbox", "account"]) == 0
     out = capsys.readouterr().out

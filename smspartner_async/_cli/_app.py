@@ -174,6 +174,11 @@ def _members(exc: BaseException) -> tuple[BaseException, ...]:
 _LABELS: tuple[tuple[type[sp.SMSPartnerError], str, ExitCode], ...] = (
     (sp.ValidationError, "invalid input", ExitCode.USAGE),
     (sp.OutcomeUnknownError, "outcome unknown", ExitCode.UNKNOWN),
+    (
+        sp.RouteNotFoundError,
+        "no such route on the server (is the base URL right?)",
+        ExitCode.REFUSED,
+    ),
     (sp.APIError, "refused by the API", ExitCode.REFUSED),
     (sp.APIConnectionError, "network error", ExitCode.NETWORK),
     (sp.DecodeError, "unreadable answer", ExitCode.NETWORK),
