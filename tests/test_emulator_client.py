@@ -14,8 +14,16 @@ pytestmark = pytest.mark.anyio
 NO_WAIT = sp.RetryPolicy(initial_delay=0, max_delay=0, jitter=False)
 
 
-async def test_client_round_trip() -> None:
-    emu = Emulator(main_balance="100")
+DELETE_MODES = pytest.mark.parametrize(
+    "delete_paths",
+    [("subaccount/delete",), ("subaccount/remove",), ("subaccount/delete", "subaccount/remove")],
+    ids=["delete", "remove", "both"],
+)
+
+
+@DELETE_MODES
+async def test_client_round_trip(delete_paths: tuple[str, ...]) -> None:
+    emu = Emulator(main_balance="100", delete_paths=delete_paths)
     async with emu.client(retry=NO_WAIT) as client:
         created = await client.subaccounts.create(
             "advanced", email="a@b.fr", is_buyer=False, credit_to_attribute=Decimal("10")
@@ -77,6 +85,22 @@ async def test_client_against_served_emulator() -> None:
         assert isinstance(caught.value.__cause__, sp.APIConnectionError)
         assert (await client.account()).balance == 10_000
     assert emu.balance(token) == 0
+
+
+@DELETE_MODES
+async def test_client_deletes_through_a_served_emulator(delete_paths: tuple[str, ...]) -> None:
+    emu = Emulator(delete_paths=delete_paths)
+    tokens = emu.seed_subaccounts(2)
+    async with (
+        served(emu, port=0) as base_url,
+        sp.AsyncSMSPartner(emu.api_key, base_url=base_url, retry=NO_WAIT) as client,
+    ):
+        for token in tokens:
+            await client.subaccounts.delete(token)
+    assert emu.subaccounts == []
+    tried = [r.path.removeprefix("/v1/") for r in emu.requests]
+    assert tried[-1] in delete_paths
+    assert len(tried) == (3 if delete_paths == ("subaccount/remove",) else 2)
 
 
 def test_client_keeps_the_emulator_key_out_of_reprs() -> None:

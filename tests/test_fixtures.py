@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from _support import BASE_URL, CANARY, Server
 
 import smspartner_async as sp
 from smspartner_async.testing import Emulator, EmulatorTransport, Fault
+from smspartner_async.testing._emulator import DELETE_PATHS
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("no_backoff")]
 
@@ -52,16 +54,22 @@ async def _mock(content: bytes, status: int) -> AsyncIterator[sp.AsyncSMSPartner
 
 @asynccontextmanager
 async def _emulated(
-    content: bytes, status: int, endpoint: str
+    content: bytes, status: int, endpoint: str, delete_paths: tuple[str, ...] = DELETE_PATHS
 ) -> AsyncIterator[sp.AsyncSMSPartner]:
-    emulator = Emulator()
+    emulator = Emulator(delete_paths=delete_paths)
     emulator.inject(Fault.reply(content, status_code=status), endpoint=endpoint)
     async with emulator.client() as client:
         yield client
     assert emulator.pending_faults == 0  # the answer really came from the emulator
 
 
-SERVERS = {"mock": lambda content, status, _: _mock(content, status), "emulator": _emulated}
+SERVERS = {
+    "mock": lambda content, status, _: _mock(content, status),
+    "emulator": _emulated,
+    # The emulator routing one delete path only: the client finds it, then gets the answer.
+    "emulator-delete-only": partial(_emulated, delete_paths=("subaccount/delete",)),
+    "emulator-remove-only": partial(_emulated, delete_paths=("subaccount/remove",)),
+}
 
 
 async def _serve(server: str, name: str, endpoint: str, status: int = 200) -> object:
@@ -75,7 +83,9 @@ async def _refused(server: str, name: str, endpoint: str, status: int = 200) -> 
     return info.value
 
 
-both = pytest.mark.parametrize("server", list(SERVERS))
+both = pytest.mark.parametrize("server", ["mock", "emulator"])
+#: Delete's answers, served by each server and each delete routing of the emulator.
+every = pytest.mark.parametrize("server", list(SERVERS))
 
 
 @both
@@ -116,12 +126,12 @@ async def test_credit_success(server: str, endpoint: str) -> None:
     assert transfer == sp.CreditTransfer(Decimal("2869.2"), Decimal("61.8"), "EUR")
 
 
-@both
+@every
 async def test_delete_success(server: str) -> None:
     assert await _serve(server, "delete_success.json", "subaccount/delete") is None
 
 
-@both
+@every
 @pytest.mark.parametrize(
     ("name", "endpoint", "message"),
     [
@@ -134,6 +144,8 @@ async def test_delete_success(server: str) -> None:
 async def test_invalid_key(server: str, name: str, endpoint: str, message: str) -> None:
     error = await _refused(server, name, endpoint)
     assert type(error) is sp.AuthenticationError
+    if server == "emulator-remove-only" and endpoint == "subaccount/delete":
+        endpoint = "subaccount/remove"  # where the answer came from
     assert (error.code, error.message, error.endpoint) == (10, message, endpoint)
 
 
