@@ -36,6 +36,7 @@ from ._errors import (
     SMSPartnerError,
     ValidationError,
 )
+from ._journal import BulkJournal, JournalError, JournalStatus
 from ._models import (
     AccountInfo,
     CreatedSubaccount,
@@ -49,6 +50,7 @@ from ._money import Amount, parse_amount
 from ._pagination import SubaccountPaginator
 from ._progress import ProgressBar
 from ._retry import RetryDetails, RetryPolicy, set_testing
+from ._settle import Settlement, SettlementVerdict
 from ._subaccounts import AsyncSubaccounts
 from ._version import __version__
 
@@ -61,6 +63,7 @@ __all__ = [
     "AsyncSMSPartner",
     "AsyncSubaccounts",
     "AuthenticationError",
+    "BulkJournal",
     "BulkReport",
     "BulkResult",
     "BulkStatus",
@@ -72,6 +75,8 @@ __all__ = [
     "ErrorDetail",
     "InsufficientCreditError",
     "InvalidRequestError",
+    "JournalError",
+    "JournalStatus",
     "NotFoundError",
     "OutcomeUnknownError",
     "PermissionDeniedError",
@@ -82,6 +87,8 @@ __all__ = [
     "RouteNotFoundError",
     "SMSPartnerError",
     "ServerError",
+    "Settlement",
+    "SettlementVerdict",
     "Subaccount",
     "SubaccountPage",
     "SubaccountPaginator",

@@ -7,12 +7,15 @@ Every item ends in exactly one of three states:
 - ``unknown``: may have been applied (``.error`` is an :class:`OutcomeUnknownError`).
 
 Nothing is sent twice by this module: each item is one call of the client's single-transfer
-method, whose retry rules never repeat a request the server may have acted on.
+method, whose retry rules never repeat a request the server may have acted on. With a journal
+(``_journal.py``), each item's intent is on disk before its request may leave, so a later call
+can resume the run without sending twice what an earlier process may have sent.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Literal, TypeAlias, cast
@@ -22,8 +25,10 @@ import anyio.lowlevel
 import attrs
 
 from ._errors import AuthenticationError, OutcomeUnknownError, SMSPartnerError, ValidationError
+from ._journal import BulkJournal, JournalError, Outcome, RunLog, Snapshot, as_journal
 from ._models import CreditTransfer
 from ._money import Amount, parse_amount
+from ._settle import Direction
 from ._validation import check_positive_int, check_token
 
 __all__ = [
@@ -31,6 +36,7 @@ __all__ = [
     "BulkReport",
     "BulkResult",
     "BulkStatus",
+    "JournalArg",
     "ProgressCallback",
     "ResultCallback",
     "run_bulk",
@@ -46,6 +52,9 @@ BulkItems: TypeAlias = Mapping[str, Amount] | Iterable[tuple[str, Amount]]
 Move: TypeAlias = Callable[[str, Decimal], Awaitable[CreditTransfer]]
 #: ``on_progress(done, total)``: a plain callable, called after each item.
 ProgressCallback: TypeAlias = Callable[[int, int], object]
+#: ``journal=``: a [`BulkJournal`][smspartner_async.BulkJournal], or the path of its file.
+JournalArg: TypeAlias = BulkJournal | str | os.PathLike[str]
+TakeSnapshot: TypeAlias = Callable[[], Awaitable[Snapshot]]
 
 
 @attrs.frozen
@@ -56,7 +65,10 @@ class BulkResult:
     says where it ended; ``transfer`` holds the balances after it when it was applied, and
     ``error`` why not otherwise (an [`OutcomeUnknownError`][] for ``"unknown"`` items).
     ``sent`` is ``False`` for items that never left because the run stopped early (the API key
-    was refused, or the call was cancelled before their turn).
+    was refused, the journal could not be written, or the call was cancelled before their
+    turn). ``from_journal`` is ``True`` for an outcome an earlier call with the same
+    [`BulkJournal`][smspartner_async.BulkJournal] already knew: an item applied then, or one
+    still waiting for settlement (``"unknown"``); neither was sent by this call.
 
     ```python
     for result in report.failed:
@@ -70,6 +82,7 @@ class BulkResult:
     transfer: CreditTransfer | None = None
     error: SMSPartnerError | None = None
     sent: bool = True
+    from_journal: bool = False
 
 
 #: ``on_result(result)``: a plain callable, called with each item's outcome as it lands.
@@ -171,18 +184,34 @@ async def run_bulk(
     concurrency: int,
     on_progress: ProgressCallback | None,
     on_result: ResultCallback | None,
+    journal: JournalArg | None = None,
+    direction: Direction = "add",
+    snapshot: TakeSnapshot | None = None,
 ) -> BulkReport:
-    """Run ``move`` over every item with at most ``concurrency`` in flight."""
+    """Run ``move`` over every item with at most ``concurrency`` in flight.
+
+    With a ``journal``, a new run first takes ``snapshot()`` (the balances before it) and
+    records its items; a resumed run sends only the items its journal says are surely not
+    applied.
+    """
     concurrency = check_positive_int(concurrency, field="concurrency")
     work = prepare(items)
-    runner = _BulkRun(move, work, on_progress, on_result)
+    if journal is None:
+        return await _BulkRun(move, work, on_progress, on_result).run(concurrency)
+    opened = await anyio.to_thread.run_sync(as_journal(journal).open_run, direction, work)
     try:
-        async with anyio.create_task_group() as tg:
-            for _ in range(min(concurrency, len(work))):
-                tg.start_soon(runner.worker)
+        if opened.new:
+            if snapshot is None:  # pragma: no cover - every caller passes one
+                raise JournalError("a new journal needs the balances before the run")
+            taken = await snapshot()
+            await anyio.to_thread.run_sync(opened.start, direction, work, taken)
+        return await _BulkRun(move, work, on_progress, on_result, opened).run(concurrency)
     finally:
-        runner.account_for_unstarted()
-    return BulkReport([r for r in runner.results if r is not None])
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(opened.close)
+
+
+_CANCELLED = "not sent: the bulk operation was cancelled"
 
 
 class _BulkRun:
@@ -194,6 +223,7 @@ class _BulkRun:
         work: list[tuple[str, Decimal]],
         on_progress: ProgressCallback | None,
         on_result: ResultCallback | None,
+        log: RunLog | None = None,
     ) -> None:
         self._move = move
         self._work = work
@@ -201,21 +231,65 @@ class _BulkRun:
         self._done = 0
         self._on_progress = on_progress
         self._on_result = on_result
-        self._stopped_by: AuthenticationError | None = None
+        self._stopped_by: SMSPartnerError | None = None
+        self._log = log
         self.results: list[BulkResult | None] = [None] * len(work)
+        for earlier in log.resumed if log is not None else ():
+            token, amount = work[earlier.index]
+            if earlier.state == "applied":
+                result = BulkResult(
+                    token, amount, "applied", transfer=earlier.transfer, from_journal=True
+                )
+            else:
+                reason = earlier.error or "an earlier run could not tell whether it was applied"
+                unknown = OutcomeUnknownError(f"{reason}; settle it before sending it again")
+                result = BulkResult(token, amount, "unknown", error=unknown, from_journal=True)
+            self.results[earlier.index] = result
+            self._done += 1
+        self._todo = [i for i, r in enumerate(self.results) if r is None]
+
+    async def run(self, concurrency: int) -> BulkReport:
+        log = self._log
+        try:
+            async with anyio.create_task_group() as outer:
+                if log is not None:
+                    outer.start_soon(log.committer)
+                try:
+                    async with anyio.create_task_group() as tg:
+                        for _ in range(min(concurrency, len(self._todo))):
+                            tg.start_soon(self.worker)
+                finally:
+                    self.account_for_unstarted()
+                    outer.cancel_scope.cancel()
+        finally:
+            if log is not None:
+                with anyio.CancelScope(shield=True):
+                    await log.flush()
+        return BulkReport([r for r in self.results if r is not None])
 
     async def worker(self) -> None:
-        while self._next < len(self._work):
+        while self._next < len(self._todo):
             # A cancellation (say, from an on_progress callback) stops the run here, before the
             # next item is claimed: it stays unsent, not "in flight". Without this a run whose
             # calls never yield (an in-process transport) would go on past its cancellation.
             await anyio.lowlevel.checkpoint_if_cancelled()
-            index = self._next
+            index = self._todo[self._next]
             self._next += 1
             token, amount = self._work[index]
             if self._stopped_by is not None:
                 self._record(index, _not_sent(token, amount, self._stopped_by))
                 continue
+            if self._log is not None:
+                try:
+                    await self._log.intend(index)
+                except JournalError as exc:
+                    # Nothing may leave without its intent on disk: stop the run.
+                    self._stopped_by = self._stopped_by or exc
+                    self._record(index, _not_sent(token, amount, exc))
+                    continue
+                except BaseException:
+                    self._record(index, _not_sent(token, amount, SMSPartnerError(_CANCELLED)))
+                    raise
             try:
                 transfer = await self._move(token, amount)
             except OutcomeUnknownError as exc:
@@ -244,17 +318,25 @@ class _BulkRun:
 
     def account_for_unstarted(self) -> None:
         """After a cancellation: the items never started are failed, and were never sent."""
-        reason = SMSPartnerError("not sent: the bulk operation was cancelled")
-        for index in range(self._next, len(self._work)):
+        reason = SMSPartnerError(_CANCELLED)
+        for index in self._todo[self._next :]:
             token, amount = self._work[index]
             self._record(index, _not_sent(token, amount, reason))
-        self._next = len(self._work)
+        self._next = len(self._todo)
 
     def _record(self, index: int, result: BulkResult) -> None:
         self.results[index] = result
         self._done += 1
+        if self._log is not None:
+            self._log.outcome(_outcome(index, result))
         _call_safely(self._on_result, result)
         _call_safely(self._on_progress, self._done, len(self._work))
+
+
+def _outcome(index: int, result: BulkResult) -> Outcome:
+    state = "pending" if not result.sent else result.status
+    error = None if result.error is None else " ".join(str(result.error).split())
+    return (index, state, result.transfer, error, result.sent)
 
 
 def _call_safely(callback: Callable[..., object] | None, *args: object) -> None:

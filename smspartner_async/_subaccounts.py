@@ -7,10 +7,11 @@ from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, overload
 
-from ._bulk import BulkItems, BulkReport, ProgressCallback, ResultCallback, run_bulk
+from ._bulk import BulkItems, BulkReport, JournalArg, ProgressCallback, ResultCallback, run_bulk
 from ._converter import JSONNumber, decode_created, decode_page, decode_transfer
 from ._endpoints import CREATE, CREDIT_ADD, CREDIT_REMOVE, DELETE, LIST, REMOVE, Endpoint
 from ._errors import NotFoundError, RouteNotFoundError
+from ._journal import Snapshot
 from ._models import CreatedSubaccount, CreditTransfer, SubaccountPage, SubaccountType
 from ._money import Amount, parse_amount, to_wire
 from ._pagination import SubaccountPaginator
@@ -191,6 +192,7 @@ class AsyncSubaccounts:
         concurrency: int = ...,
         on_progress: ProgressCallback | None = ...,
         on_result: ResultCallback | None = ...,
+        journal: JournalArg | None = ...,
     ) -> BulkReport: ...
     @overload
     async def bulk_add_credit(
@@ -200,6 +202,7 @@ class AsyncSubaccounts:
         concurrency: int = ...,
         on_progress: ProgressCallback | None = ...,
         on_result: ResultCallback | None = ...,
+        journal: JournalArg | None = ...,
     ) -> BulkReport: ...
     async def bulk_add_credit(
         self,
@@ -208,6 +211,7 @@ class AsyncSubaccounts:
         concurrency: int = 16,
         on_progress: ProgressCallback | None = None,
         on_result: ResultCallback | None = None,
+        journal: JournalArg | None = None,
     ) -> BulkReport:
         """Top up many sub-accounts at once; every item ends applied, failed or unknown.
 
@@ -220,6 +224,14 @@ class AsyncSubaccounts:
         A refused API key stops the run: the items not yet sent are reported failed, with
         ``sent=False``. Nothing is ever sent twice. Returns a [`BulkReport`][]; see the
         [bulk guide](../guides/concurrency.md#bulk-top-ups).
+
+        ``journal`` (a [`BulkJournal`][] or the path of its file) makes the run survive the
+        death of its process: a new journal first records the balances before the run, then
+        each item's intent before its request may leave and its outcome once known. Calling
+        again with the same items and journal resumes: items applied are reported from the
+        journal (``from_journal=True``) and not sent, items surely not applied are sent, and
+        items that may have been applied stay ``unknown`` until settled. See the
+        [monthly top-ups guide](../guides/monthly-top-ups.md).
 
         ```pycon
         >>> report = await client.subaccounts.bulk_add_credit(
@@ -235,6 +247,9 @@ class AsyncSubaccounts:
             concurrency=concurrency,
             on_progress=on_progress,
             on_result=on_result,
+            journal=journal,
+            direction="add",
+            snapshot=partial(self._snapshot, concurrency),
         )
 
     @overload
@@ -245,6 +260,7 @@ class AsyncSubaccounts:
         concurrency: int = ...,
         on_progress: ProgressCallback | None = ...,
         on_result: ResultCallback | None = ...,
+        journal: JournalArg | None = ...,
     ) -> BulkReport: ...
     @overload
     async def bulk_remove_credit(
@@ -254,6 +270,7 @@ class AsyncSubaccounts:
         concurrency: int = ...,
         on_progress: ProgressCallback | None = ...,
         on_result: ResultCallback | None = ...,
+        journal: JournalArg | None = ...,
     ) -> BulkReport: ...
     async def bulk_remove_credit(
         self,
@@ -262,6 +279,7 @@ class AsyncSubaccounts:
         concurrency: int = 16,
         on_progress: ProgressCallback | None = None,
         on_result: ResultCallback | None = None,
+        journal: JournalArg | None = None,
     ) -> BulkReport:
         """Take credit back from many sub-accounts at once; same rules as [`bulk_add_credit`][].
 
@@ -275,7 +293,16 @@ class AsyncSubaccounts:
             concurrency=concurrency,
             on_progress=on_progress,
             on_result=on_result,
+            journal=journal,
+            direction="remove",
+            snapshot=partial(self._snapshot, concurrency),
         )
+
+    async def _snapshot(self, prefetch: int) -> Snapshot:
+        """The balances before a journaled run: the main account's, then every sub-account's."""
+        main = (await self._client.account()).balance
+        subs = {sub.token: sub.credits.balance async for sub in self.list(prefetch=prefetch)}
+        return main, subs
 
     async def _move(self, endpoint: Endpoint, token: str, amount: Amount) -> CreditTransfer:
         return await self._send_move(endpoint, check_token(token), parse_amount(amount))

@@ -38,6 +38,14 @@ SPEC_NAMES = [
 BULK_NAMES = ["BulkReport", "BulkResult"]
 #: Public names the team added to SPEC's tree.
 OWN_ERROR_NAMES = ["RouteNotFoundError"]
+#: The journal of resumable bulk runs and its settlement.
+JOURNAL_NAMES = [
+    "BulkJournal",
+    "JournalError",
+    "JournalStatus",
+    "Settlement",
+    "SettlementVerdict",
+]
 
 #: Methods SPEC section 2 calls, per class (bulk_add_credit aside).
 SPEC_METHODS = {
@@ -92,6 +100,16 @@ def test_bulk_names_are_exported_once_bulk_lands(name: str) -> None:
     if not hasattr(sp.AsyncSubaccounts, "bulk_add_credit"):
         pytest.skip("bulk_add_credit arrives with its own issue")
     assert name in sp.__all__
+
+
+@pytest.mark.parametrize("name", JOURNAL_NAMES)
+def test_journal_names_are_exported(name: str) -> None:
+    assert name in sp.__all__
+
+
+def test_bulk_methods_take_a_journal() -> None:
+    for method in (sp.AsyncSubaccounts.bulk_add_credit, sp.AsyncSubaccounts.bulk_remove_credit):
+        assert inspect.signature(method).parameters["journal"].default is None
 
 
 def test_version_is_a_string() -> None:
