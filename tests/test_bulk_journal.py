@@ -184,20 +184,21 @@ async def test_an_unusable_journal_refuses_before_anything_is_sent(tmp_path: Pat
 
 
 async def test_a_journal_in_use_is_refused(tmp_path: Path) -> None:
-    emu = Emulator(main_balance="100", latency=0.05)
+    emu = Emulator(main_balance="100")
     a, b = emu.seed_subaccounts(2)
     path = tmp_path / "run.journal"
-    async with emu.client() as client, anyio.create_task_group() as tg:
+    emu.inject(Fault.apply_then_stall(60), endpoint=ADD)  # holds the first run mid-transfer
+    async with emu.client(timeout=60) as client, anyio.create_task_group() as tg:
         tg.start_soon(lambda: client.subaccounts.bulk_add_credit({a: 1}, journal=path))
-        while not emu.transfers or emu.transfers[-1].token != a:
+        while not any(r.endpoint == ADD for r in emu.requests):
             await anyio.sleep(0.01)
-            if path.exists() and any(r.endpoint == ADD for r in emu.requests):
-                break
         with pytest.raises(sp.JournalError, match="in use"):
             await client.subaccounts.bulk_add_credit({b: 1}, journal=path)
         with pytest.raises(sp.JournalError, match="in use"):
             await sp.BulkJournal(path).status()
+        tg.cancel_scope.cancel()
     assert _paid(emu) == Counter({(a, Decimal(1)): 1})
+    assert _states(path) == ["unknown"]
 
 
 async def test_a_failed_snapshot_sends_nothing_and_leaves_the_journal_new(tmp_path: Path) -> None:

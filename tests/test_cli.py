@@ -27,7 +27,7 @@ import httpx
 import pytest
 from _support import CANARY  # the canary key: it must never appear in anything the CLI prints
 
-from smspartner_async._cli import ExitCode, _commands, _sandbox, main
+from smspartner_async._cli import ExitCode, _commands, _sandbox, _topups, main
 from smspartner_async._cli._app import CLIError
 from smspartner_async.testing import Emulator, Fault, served
 
@@ -400,20 +400,21 @@ def test_main_bulk_outcomes(
 ) -> None:
     token = TOKEN
     ok = _csv(tmp_path, f"TOKEN, Amount\n{token},5\n{token},2.5\n")
-    assert main(["--sandbox", "credit", "bulk", ok, "--concurrency", "2"]) == 0
+    # Each --sandbox call is a fresh emulator: no journal, which would refuse a second run.
+    assert main(["--sandbox", "credit", "bulk", ok, "--concurrency", "2", "--no-journal"]) == 0
     assert "2 items: 2 applied" in capsys.readouterr().out
 
     mixed = _csv(tmp_path, f"{token},5\nno-such-token,1\n")
-    assert main(["--sandbox", "--json", "credit", "bulk", mixed]) == ExitCode.REFUSED
+    assert main(["--sandbox", "--json", "credit", "bulk", mixed, "--no-journal"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert (report["ok"], report["applied"], report["failed"]) == (False, 1, 1)
     assert [r["amount"] for r in report["results"]] == ["5.000", "1.000"]
 
     sandbox.script(Fault.apply_then_drop(), "subaccount/credit/add")
-    assert main(["--sandbox", "credit", "bulk", ok]) == ExitCode.UNKNOWN
+    assert main(["--sandbox", "credit", "bulk", ok, "--no-journal"]) == ExitCode.UNKNOWN
     assert "1 unknown" in capsys.readouterr().out
 
-    assert main(["--sandbox", "credit", "bulk", ok, "--remove"]) == ExitCode.REFUSED
+    assert main(["--sandbox", "credit", "bulk", ok, "--remove", "--no-journal"]) == 1
     assert len(sandbox.made) == 4
 
 
@@ -443,7 +444,7 @@ def test_main_bulk_refuses_bad_files(
 def test_main_bulk_reads_stdin_and_reports_missing_files(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(_commands, "fancy_terminal", lambda: True)  # draws to a non-tty: nothing
+    monkeypatch.setattr(_topups, "fancy_terminal", lambda: True)  # draws to a non-tty: nothing
     monkeypatch.setattr(sys, "stdin", io.StringIO(f"{TOKEN},1\n"))
     assert main(["--sandbox", "credit", "bulk", "-"]) == 0
     assert "1 items: 1 applied" in capsys.readouterr().out

@@ -50,7 +50,9 @@ examples:
   {PROG} demo                                  the guided tour: no network, no key
   {PROG} --sandbox subaccounts list            a pre-seeded in-memory account
   {PROG} credit add TOKEN 25                   move 25 EUR to a sub-account
-  {PROG} credit bulk top-ups.csv --json        token,amount rows; JSON report
+  {PROG} credit bulk top-ups.csv               journaled in top-ups.csv.journal
+  {PROG} credit bulk top-ups.csv --resume      after a crash: send only what is left
+  {PROG} credit settle top-ups.csv             decide transfers whose outcome is unknown
 """
 
 
@@ -282,6 +284,107 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
     )
 
 
+def _journal_options(parser: argparse.ArgumentParser, *, settling: bool = False) -> None:
+    parser.add_argument(
+        "--journal",
+        metavar="PATH",
+        help="the run's journal (default: FILE.csv.journal next to the file; stdin has none "
+        "unless given)",
+    )
+    if not settling:
+        parser.add_argument(
+            "--no-journal",
+            action="store_true",
+            help="run without a journal: a crash then leaves no way to resume",
+        )
+    else:
+        parser.set_defaults(no_journal=False)
+
+
+def _add_bulk_commands(
+    credit: argparse._SubParsersAction[_Parser],  # pyright: ignore[reportPrivateUsage]
+    command: Callable[..., _Parser],
+    money_moved: str,
+) -> None:
+    """``credit bulk`` and ``credit settle``."""
+    bulk = command(
+        credit,
+        "bulk",
+        "_topups:bulk",
+        "move credit for many sub-accounts from a CSV file, journaled so a crash can resume",
+    )
+    bulk.add_argument(
+        "file",
+        metavar="FILE.csv",
+        help="token and amount columns, as Excel or LibreOffice write them in French or English "
+        "(';' or ',', decimal comma or point, an optional header such as token;montant); "
+        "- reads stdin",
+    )
+    bulk.add_argument(
+        "--remove", action="store_true", help="take the amounts back instead of adding them"
+    )
+    bulk.add_argument(
+        "--concurrency",
+        metavar="N",
+        type=_positive_int,
+        default=16,
+        help="transfers in flight at once (default: 16)",
+    )
+    _journal_options(bulk)
+    run = bulk.add_mutually_exclusive_group()
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="resume the unfinished run its journal holds (items applied are not sent again)",
+    )
+    run.add_argument(
+        "--new-run",
+        action="store_true",
+        help="start a new run of the file (next month's); the previous journal is kept under a "
+        "dated name. Refused while the previous run has items to settle",
+    )
+    bulk.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the file and show what would be sent, then stop: nothing is sent",
+    )
+    bulk.add_argument(
+        "--yes",
+        action="store_true",
+        help="do not ask for confirmation on a terminal (it never asks when not on one)",
+    )
+    bulk.set_defaults(interrupted=money_moved)
+    settle = command(
+        credit,
+        "settle",
+        "_topups:settle",
+        "decide a bulk run's unknown transfers from the balances, and record your decisions",
+    )
+    settle.add_argument("file", metavar="FILE.csv", help="the run's file (its lines name items)")
+    _journal_options(settle, settling=True)
+    settle.add_argument(
+        "--landed",
+        metavar="LINE",
+        type=_positive_int,
+        action="append",
+        default=[],
+        help="record that the transfer on LINE was applied (repeatable)",
+    )
+    settle.add_argument(
+        "--not-landed",
+        metavar="LINE",
+        type=_positive_int,
+        action="append",
+        default=[],
+        help="record that the transfer on LINE was not applied: resuming sends it (repeatable)",
+    )
+    settle.add_argument(
+        "--check",
+        action="store_true",
+        help="show the evidence and verdicts without recording anything",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser for every subcommand; each sets ``handler`` (``"module:function"``) and
     ``interrupted``,
@@ -360,28 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
         move.add_argument("token")
         move.add_argument("amount", help="euros, up to 3 decimal places")
         move.set_defaults(interrupted=money_moved)
-    bulk = command(
-        credit,
-        "bulk",
-        "_commands:bulk",
-        "move credit for many sub-accounts from a CSV of token,amount rows",
-    )
-    bulk.add_argument(
-        "file",
-        metavar="FILE.csv",
-        help="rows of token,amount (an optional token,amount header; - reads stdin)",
-    )
-    bulk.add_argument(
-        "--remove", action="store_true", help="take the amounts back instead of adding them"
-    )
-    bulk.add_argument(
-        "--concurrency",
-        metavar="N",
-        type=_positive_int,
-        default=16,
-        help="transfers in flight at once (default: 16)",
-    )
-    bulk.set_defaults(interrupted=money_moved)
+    _add_bulk_commands(credit, command, money_moved)
 
     serve = command(
         commands,

@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import csv
 import importlib
-import io
 import sys
-from collections.abc import Iterable
 from decimal import Decimal
 
 import smspartner_async as sp
 from smspartner_async._cli._app import CLIError, Context, ExitCode
-from smspartner_async._cli._output import (
-    emit_json,
-    fancy_terminal,
-    money,
-    money_json,
-    pairs,
-    table,
-)
+from smspartner_async._cli._output import emit_json, money, money_json, pairs, table
 
 __all__ = [
     "account",
     "add_credit",
-    "bulk",
     "create",
     "delete",
     "emulator",
     "list_subaccounts",
-    "read_transfers",
     "remove_credit",
 ]
 
@@ -189,93 +177,6 @@ async def _move(ctx: Context, *, remove: bool) -> int:
     ]
     print(pairs(rows, indent="  ", right=True))
     return ExitCode.OK
-
-
-async def bulk(ctx: Context) -> int:
-    """``credit bulk``: every CSV row is one transfer; exit 0 only if all were applied."""
-    args = ctx.args
-    transfers = read_transfers(args.file)
-    show_bar = fancy_terminal() and not ctx.json
-    label = "removing" if args.remove else "adding"
-    async with ctx.client() as client:
-        subs = client.subaccounts
-        run = subs.bulk_remove_credit if args.remove else subs.bulk_add_credit
-        report = await run(
-            transfers,
-            concurrency=args.concurrency,
-            on_progress=sp.ProgressBar(label, stream=sys.stderr) if show_bar else None,
-        )
-    if ctx.json:
-        emit_json(_report_json(report))
-    else:
-        print(report.summary())
-    if report.unknown:
-        return ExitCode.UNKNOWN
-    return ExitCode.OK if report.ok else ExitCode.REFUSED
-
-
-def _report_json(report: sp.BulkReport) -> dict[str, object]:
-    return {
-        "ok": report.ok,
-        "applied": len(report.applied),
-        "failed": len(report.failed),
-        "unknown": len(report.unknown),
-        "applied_amount": money_json(report.applied_amount),
-        "unknown_amount": money_json(report.unknown_amount),
-        "results": [
-            {
-                "token": r.token,
-                "amount": money_json(r.amount),
-                "status": r.status,
-                "sent": r.sent,
-                "subaccount_balance": (
-                    money_json(r.transfer.subaccount_balance) if r.transfer else None
-                ),
-                "error": None if r.error is None else " ".join(str(r.error).split()),
-            }
-            for r in report.results
-        ],
-    }
-
-
-def read_transfers(path: str) -> list[tuple[str, str]]:
-    """``(token, amount)`` rows from a CSV file (``-``: stdin), checked line by line.
-
-    An optional first line ``token,amount`` is a header; blank lines and lines starting with
-    ``#`` are skipped. Any bad line refuses the whole file, so nothing is sent.
-    """
-    name = "stdin" if path == "-" else path
-    try:
-        if path == "-":
-            text = sys.stdin.read()
-        else:
-            with open(path, encoding="utf-8-sig", newline="") as file:
-                text = file.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise CLIError(f"cannot read {name}: {reason}") from None
-    transfers = _parse_rows(name, csv.reader(io.StringIO(text)))
-    if not transfers:
-        raise CLIError(f"{name} has no token,amount rows")
-    return transfers
-
-
-def _parse_rows(name: str, rows: Iterable[list[str]]) -> list[tuple[str, str]]:
-    transfers: list[tuple[str, str]] = []
-    for number, row in enumerate(rows, start=1):
-        cells = [cell.strip() for cell in row]
-        if not any(cells) or cells[0].startswith("#"):
-            continue
-        if number == 1 and [cell.lower() for cell in cells] == ["token", "amount"]:
-            continue
-        if len(cells) != 2 or not cells[0]:
-            raise CLIError(f"{name} line {number}: expected token,amount, got {row!r}")
-        try:
-            sp.parse_amount(cells[1])
-        except sp.ValidationError as exc:
-            raise CLIError(f"{name} line {number}: {exc}") from None
-        transfers.append((cells[0], cells[1]))
-    return transfers
 
 
 async def emulator(ctx: Context) -> int:

@@ -7,9 +7,20 @@ import sys
 from collections.abc import Collection, Sequence
 from decimal import Decimal
 
+import anyio.to_thread
+
 _PLACES = Decimal("0.001")
 
-__all__ = ["emit_json", "fancy_terminal", "money", "money_json", "pairs", "table"]
+__all__ = [
+    "ask",
+    "emit_json",
+    "fancy_terminal",
+    "interactive",
+    "money",
+    "money_json",
+    "pairs",
+    "table",
+]
 
 
 def money(amount: Decimal) -> str:
@@ -72,3 +83,21 @@ def fancy_terminal() -> bool:
 def _isatty(stream: object) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(callable(isatty) and isatty())
+
+
+def interactive() -> bool:
+    """Whether a person is at the keyboard: stdin and stdout are terminals. Only then does the
+    CLI ask a question; otherwise it never waits for input."""
+    return _isatty(sys.stdin) and _isatty(sys.stdout)
+
+
+async def ask(prompt: str) -> str:
+    """A line typed at the terminal (in a worker thread: the event loop goes on); "" at EOF."""
+
+    def read() -> str:
+        try:
+            return input(prompt)
+        except EOFError:
+            return ""
+
+    return await anyio.to_thread.run_sync(read)
