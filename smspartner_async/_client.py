@@ -35,6 +35,7 @@ from ._errors import (
     error_class_for,
 )
 from ._models import AccountInfo
+from ._pace import Pacer
 from ._redact import Secret, install_log_redaction, redact
 from ._retry import (
     MAX_RETRY_AFTER,
@@ -102,7 +103,10 @@ class AsyncSMSPartner:
     closed by us. ``transport``: an ``httpx.AsyncBaseTransport`` for the client's own
     ``httpx.AsyncClient`` (tests use ``httpx.MockTransport`` or the emulator's).
     ``max_connections``: requests in flight at once through this client; more wait their turn
-    without their timeout running.
+    without their timeout running. ``max_rate``: at most this many requests (retries included)
+    start in any one-second window, exactly, not on average; ``None``, no limit. Whatever the
+    limit, a 429 answer with ``Retry-After`` holds back every request of the client for that
+    long (at most 60 s), not only the one retried.
 
     ``base_url`` must be ``https://`` (plain ``http://`` only for localhost, such as a served
     emulator). No API key at all raises [`SMSPartnerError`][] at once. One client is safe to
@@ -119,6 +123,7 @@ class AsyncSMSPartner:
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 100,
+        max_rate: int | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         if not key:
@@ -136,6 +141,9 @@ class AsyncSMSPartner:
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else _default_timeout(timeout)
         self._retry = retry if retry is not None else RetryPolicy()
         self._max_connections = check_positive_int(max_connections, field="max_connections")
+        self._pacer = Pacer(
+            None if max_rate is None else check_positive_int(max_rate, field="max_rate")
+        )
         self._transport = transport
         self._http = http_client
         self._owns_http = http_client is None
@@ -232,6 +240,10 @@ class AsyncSMSPartner:
             if not isinstance(result, _Failure):
                 return result
             error = result.error
+            if isinstance(error, RateLimitError) and result.retry_after is not None:
+                # The server asked this client to wait: every request waits, not just this one.
+                pause = min(result.retry_after, MAX_RETRY_AFTER)
+                self._pacer.pause(0 if is_testing() else pause)
             if endpoint.writes and result.may_have_acted:
                 raise _outcome_unknown(endpoint, error)
             if not is_retryable(error) or attempt >= policy.max_attempts:
@@ -301,6 +313,12 @@ class AsyncSMSPartner:
             limiter.acquire_nowait()
         except anyio.WouldBlock:
             await limiter.acquire()
+        if self._pacer.needed():
+            try:
+                await self._pacer.turn()
+            except BaseException:
+                limiter.release()
+                raise
         started = time.perf_counter()
         try:
             response = await http.send(request())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import cast
@@ -37,8 +38,9 @@ class RecordedRequest:
 
     ``json`` is the parsed body of a POST or DELETE (numbers with a fraction parsed as
     ``Decimal``; an empty body as ``{}``), or None for a GET or a body that is not JSON.
-    ``fault`` is the scripted fault applied to this request, if any. ``repr`` shows ``apiKey``
-    values as ``***``.
+    ``fault`` is the scripted fault applied to this request, if any. ``received_at`` is when it
+    arrived, in seconds of ``time.monotonic()`` (count requests per window with it). ``repr``
+    shows ``apiKey`` values as ``***``.
     """
 
     method: str
@@ -47,6 +49,7 @@ class RecordedRequest:
     query: Mapping[str, str] = attrs.field(converter=_freeze_query)
     json: object = None
     fault: Fault | None = None
+    received_at: float = attrs.field(factory=time.monotonic)
 
     def __repr__(self) -> str:
         return (
