@@ -3,8 +3,9 @@ request held back while the server has asked to wait (a 429 with ``Retry-After``
 
 The limit is exact over any window, not on average: a request may start only once the
 ``max_rate``-th most recent start is at least a second old (see :data:`WINDOW`), so no interval
-of one second ever holds more than ``max_rate`` starts. Waiters are served in arrival order. Every attempt counts,
-retries included. Only AnyIO primitives are used, so it behaves the same on asyncio and trio.
+of one second ever holds more than ``max_rate`` starts. Waiters are served in arrival order.
+Every attempt counts, retries included. Only AnyIO primitives are used, so it behaves the same
+on asyncio and trio.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ ADD = "subaccount/credit/add"
 def _starts(client: sp.AsyncSMSPartner) -> list[float]:
     """The start of every request the client sends, as its pacer grants it."""
     times: list[float] = []
-    client._pacer.on_start = times.append  # noqa: SLF001 - the grants, exactly
+    client._pacer.on_start = times.append  # the grants, exactly
     return times
 
 
@@ -48,7 +48,7 @@ async def test_no_second_sees_more_than_max_rate_requests() -> None:
 
 async def test_retries_count_against_the_limit() -> None:
     emu = Emulator(main_balance="1000")
-    [token] = emu.seed_subaccounts(1)
+    emu.seed_subaccounts(1)
     emu.inject(Fault.status(503), endpoint="subaccount/list", times=3)
     retry = sp.RetryPolicy(initial_delay=0, jitter=False)
     async with emu.client(max_rate=2, retry=retry) as client:
