@@ -16,7 +16,13 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 KEYS = {"bench", "ours", "baseline", "ratio"}
 #: Every script; the test extra installs what they all need (the bench extra).
-SCRIPTS = ["bench_bulk.py", "bench_overhead.py", "bench_paging.py", "bench_scaling.py"]
+SCRIPTS = [
+    "bench_bulk.py",
+    "bench_journal.py",
+    "bench_overhead.py",
+    "bench_paging.py",
+    "bench_scaling.py",
+]
 
 
 def test_every_benchmark_is_covered() -> None:

@@ -91,6 +91,9 @@ def test_demo_runs_offline_and_reconciles() -> None:
     assert "OK: nothing created or lost" in out
     assert out.count("  OK\n") == 2  # balances after - before, and the emulator's ledger
     assert "every euro accounted for" in out
+    assert "6. A crash and a resume" in out
+    assert "to settle" in out
+    assert "each exactly once per the ledger" in out
     assert "\r" not in out + result.stderr  # piped: no progress bar
     assert result.stderr == ""
 
@@ -277,6 +280,9 @@ def test_main_demo_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert (figures["bulk_applied"], figures["bulk_unknown"]) == (198, 2)
     moved = Decimal(figures["bulk_applied_amount"]) + Decimal(figures["bulk_unknown_landed"])
     assert Decimal(figures["bulk_moved"]) == moved
+    crash = figures["crash_resume"]
+    assert (crash["finished"], crash["exactly_once"]) == (True, True)
+    assert sum(crash["settled"].values()) >= 2  # at least the two applied, then stalled
 
 
 def test_main_help_documents_exit_codes_and_key_source(

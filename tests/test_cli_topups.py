@@ -178,7 +178,11 @@ def test_crash_resume_settle_and_next_month(
     assert any("brought at least 5.5" in line for line in item["evidence"])
     assert settled["finished"] is True
 
-    # Finished: the same command again is refused, not run a second time.
+    # Finished: a resume has nothing to send; the same command again is refused.
+    assert cli("credit", "bulk", str(csv), "--resume") == ExitCode.OK
+    assert "nothing to send" in cli.out
+    assert cli("--json", "credit", "bulk", str(csv), "--resume") == ExitCode.OK
+    assert cli.json()["finished"] is True
     assert cli("credit", "bulk", str(csv)) == ExitCode.USAGE
     assert "already run" in cli.err
     assert "--new-run" in cli.err

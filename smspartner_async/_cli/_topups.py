@@ -42,6 +42,10 @@ def _read(path: str) -> TransferFile:
         ) from None
 
 
+class _NothingToDo(Exception):  # noqa: N818 - not an error: a message and exit 0
+    """The journal's run already finished, and a resume was asked for: nothing to send."""
+
+
 def _journal_path(ctx: Context) -> Path | None:
     args = ctx.args
     if args.no_journal:
@@ -89,6 +93,10 @@ async def _choose_run(ctx: Context, journal: sp.BulkJournal) -> tuple[bool, list
             )
         kept = _archive(path, status)
         return False, [f"previous run's journal kept as {kept}; starting a new run"]
+    if status.finished and args.resume:
+        raise _NothingToDo(
+            f"{path}: the run finished, every one of its {status.items} items applied"
+        )
     if status.finished:
         started = status.created_at.strftime("%Y-%m-%d %H:%M UTC")
         raise CLIError(
@@ -116,7 +124,14 @@ async def bulk(ctx: Context) -> int:
     notes: list[str] = []
     resuming = False
     if journal is not None:
-        resuming, notes = await _choose_run(ctx, journal)
+        try:
+            resuming, notes = await _choose_run(ctx, journal)
+        except _NothingToDo as done:
+            if ctx.json:
+                emit_json({"journal": str(journal.path), "finished": True, "sent": 0})
+            else:
+                print(f"{done}: nothing to send")
+            return ExitCode.OK
     async with ctx.client() as client:
         preview = await _preview(client, transfers, remove=args.remove)
         if not ctx.json:
@@ -127,15 +142,9 @@ async def bulk(ctx: Context) -> int:
             if ctx.json:
                 emit_json({"dry_run": True, **_preview_json(preview, transfers, path)})
             return ExitCode.OK
-        if interactive() and not ctx.json and not args.yes:
-            verb = "take back" if args.remove else "move"
-            prompt = (
-                f"{verb.capitalize()} {money(transfers.total)} EUR in "
-                f"{len(transfers.rows)} transfers? [y/N] "
-            )
-            if (await ask(prompt)).strip().lower() not in ("y", "yes", "o", "oui"):
-                print("nothing sent")
-                return ExitCode.OK
+        if not await _confirmed(ctx, transfers):
+            print("nothing sent")
+            return ExitCode.OK
         show_bar = fancy_terminal() and not ctx.json
         label = "removing" if args.remove else "adding"
         subs = client.subaccounts
@@ -155,18 +164,31 @@ async def bulk(ctx: Context) -> int:
             }
         )
     else:
-        earlier = sum(r.from_journal and r.status == "applied" for r in report.results)
-        if earlier:
-            print(f"{earlier} items were applied by an earlier run and not sent again")
-        print(report.summary())
-        if report.unknown and journal is not None:
-            print(
-                f"{len(report.unknown)} items may have been applied: they are never sent again "
-                f"until settled: {SETTLE_HINT} {args.file}"
-            )
+        _print_report(report, args.file, journaled=journal is not None)
     if report.unknown:
         return ExitCode.UNKNOWN
     return ExitCode.OK if report.ok else ExitCode.REFUSED
+
+
+async def _confirmed(ctx: Context, transfers: TransferFile) -> bool:
+    """On a terminal (and without ``--yes``), whether the person says to go ahead."""
+    if not interactive() or ctx.json or ctx.args.yes:
+        return True
+    verb = "Take back" if ctx.args.remove else "Move"
+    prompt = f"{verb} {money(transfers.total)} EUR in {len(transfers.rows)} transfers? [y/N] "
+    return (await ask(prompt)).strip().lower() in ("y", "yes", "o", "oui")
+
+
+def _print_report(report: sp.BulkReport, file: str, *, journaled: bool) -> None:
+    earlier = sum(r.from_journal and r.status == "applied" for r in report.results)
+    if earlier:
+        print(f"{earlier} items were applied by an earlier run and not sent again")
+    print(report.summary())
+    if report.unknown and journaled:
+        print(
+            f"{len(report.unknown)} items may have been applied: they are never sent again "
+            f"until settled: {SETTLE_HINT} {file}"
+        )
 
 
 async def _preview(
