@@ -105,8 +105,8 @@ class AsyncSMSPartner:
     ``max_connections``: requests in flight at once through this client; more wait their turn
     without their timeout running. ``max_rate``: at most this many requests (retries included)
     start in any one-second window, exactly, not on average; ``None``, no limit. Whatever the
-    limit, a 429 answer with ``Retry-After`` holds back every request of the client for that
-    long (at most 60 s), not only the one retried.
+    limit, a 429 answer with a ``Retry-After`` of up to 60 s holds back every request of the
+    client for that long, not only the one retried.
 
     ``base_url`` must be ``https://`` (plain ``http://`` only for localhost, such as a served
     emulator). No API key at all raises [`SMSPartnerError`][] at once. One client is safe to
@@ -240,10 +240,11 @@ class AsyncSMSPartner:
             if not isinstance(result, _Failure):
                 return result
             error = result.error
-            if isinstance(error, RateLimitError) and result.retry_after is not None:
+            wait = result.retry_after
+            if isinstance(error, RateLimitError) and wait is not None and wait <= MAX_RETRY_AFTER:
                 # The server asked this client to wait: every request waits, not just this one.
-                pause = min(result.retry_after, MAX_RETRY_AFTER)
-                self._pacer.pause(0 if is_testing() else pause)
+                # (A longer wait is raised to the caller at once, and holds nothing back.)
+                self._pacer.pause(0 if is_testing() else wait)
             if endpoint.writes and result.may_have_acted:
                 raise _outcome_unknown(endpoint, error)
             if not is_retryable(error) or attempt >= policy.max_attempts:
