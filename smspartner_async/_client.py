@@ -30,6 +30,7 @@ from ._errors import (
     ErrorDetail,
     OutcomeUnknownError,
     RateLimitError,
+    RouteNotFoundError,
     SMSPartnerError,
     ValidationError,
     error_class_for,
@@ -403,22 +404,28 @@ class AsyncSMSPartner:
     ) -> APIError:
         code = _as_int(body.get("code")) if body is not None else None
         listed = _validation_list(body) if body is not None else None
-        details = _details(listed, self._redact)
-        message = body.get("message") if body is not None else None
-        if not isinstance(message, str) or not message:
-            message = "; ".join(
-                f"{d.element_id}: {d.message}" if d.element_id else d.message for d in details
-            )
-        message = self._redact(message or f"the server answered HTTP {status}")
         # Only the API's own refusal (success: false with a code) is read by its code; a bare
         # 404 or 405 (a proxy's page, a framework's {"code": 404}) is a routing miss.
         api_answer = body is not None and body.get("success") is False and code is not None
         cls = error_class_for(
             endpoint.path, code, status, api_answer=api_answer, validation_list=listed is not None
         )
+        details = _details(listed, self._redact)
+        said = body.get("message") if body is not None else None
+        if not isinstance(said, str) or not said:
+            said = "; ".join(
+                f"{d.element_id}: {d.message}" if d.element_id else d.message for d in details
+            )
+        if cls is RouteNotFoundError:
+            message = (
+                f"the server has no route for {endpoint.method} {endpoint.path} (HTTP {status})"
+            )
+            message += f": {said}" if said else ""
+        else:
+            message = said or f"the server answered HTTP {status}"
         return cls(
-            message,
-            code=code,
+            self._redact(message),
+            code=code if api_answer else None,
             status_code=status,
             endpoint=endpoint.path,
             details=details,

@@ -99,9 +99,10 @@ class ErrorDetail:
 class APIError(SMSPartnerError):
     """The server answered, and refused: ``success: false`` or an HTTP error status.
 
-    ``code`` is the API's own code (``None`` when the body had none), ``status_code`` the HTTP
-    status, ``endpoint`` the API path (``"subaccount/credit/add"``), ``details`` the per-field
-    errors of a validation answer. The server surely did not apply a refused request.
+    ``code`` is the API's own code (``None`` when the answer is not the API's own JSON, a
+    ``success: false`` with a code), ``status_code`` the HTTP status, ``endpoint`` the API path
+    (``"subaccount/credit/add"``), ``details`` the per-field errors of a validation answer.
+    The server surely did not apply a refused request.
 
     ```python
     try:

@@ -58,6 +58,11 @@ async def test_a_routing_miss_is_its_own_error(endpoint: str, answer: httpx.Resp
     assert not isinstance(error, sp.NotFoundError)
     assert error.status_code == answer.status_code
     assert error.endpoint == endpoint
+    assert error.code is None  # a framework's "code" is not the API's
+    method = "GET" if endpoint in READS else "POST"
+    assert str(error).startswith(
+        f"{endpoint}: the server has no route for {method} {endpoint} (HTTP {answer.status_code})"
+    )
     assert server.count == 1  # final: neither retried nor "outcome unknown"
 
 
