@@ -31,7 +31,7 @@ from _support import (
 
 import smspartner_async as sp
 from smspartner_async._converter import JSONNumber, dumps
-from smspartner_async.testing import Emulator
+from smspartner_async.testing import Emulator, Fault
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("no_backoff")]
 
@@ -432,3 +432,12 @@ async def test_a_page_whose_rows_disagree_with_total_is_not_refused() -> None:
     async with server.client() as client:
         page = await client.subaccounts.list_page()
     assert (page.total, len(page.items)) == (29, 2)
+
+
+def test_a_reply_fault_takes_text_or_bytes_and_a_sane_status() -> None:
+    assert Fault.reply('{"a": 1}').content == b'{"a": 1}'
+    assert Fault.reply(b"{}", status_code=404).status_code == 404
+    assert not Fault.reply(b"{}").applies
+    for status in (199, 302, 600):
+        with pytest.raises(ValueError, match="status code"):
+            Fault.reply(b"{}", status_code=status)
