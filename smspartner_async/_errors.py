@@ -12,7 +12,7 @@ The tree::
     │   ├── ConflictError                    e-mail already used
     │   ├── InvalidRequestError              any other refusal of the request's content
     │   ├── RateLimitError                   HTTP 429 (.retry_after)
-    │   ├── ServerError                      HTTP 5xx
+    │   ├── ServerError                      HTTP 5xx (.retry_after on a 503)
     │   └── RouteNotFoundError               HTTP 404/405 that is not the API's JSON: no such route
     ├── APIConnectionError                   the network failed
     │   └── APITimeoutError                  ... by timing out
@@ -179,7 +179,11 @@ class RateLimitError(APIError):
 
 
 class ServerError(APIError):
-    """HTTP 5xx: the server failed."""
+    """HTTP 5xx: the server failed. ``retry_after``: a 503's ``Retry-After`` in seconds, or None."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class RouteNotFoundError(APIError):

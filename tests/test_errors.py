@@ -508,3 +508,27 @@ def test_api_error_repr() -> None:
 
 def test_code_table_covers_every_endpoint() -> None:
     assert set(CODES) == set(ALL_CALLS)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("header", "seconds"), [("7", 7.0), ("120", 120.0), (None, None)])
+async def test_503_keeps_its_retry_after(header: str | None, seconds: float | None) -> None:
+    headers = {} if header is None else {"Retry-After": header}
+    answer = httpx.Response(503, json={"success": False, "message": "busy"}, headers=headers)
+    server = Server(always(answer))
+    async with server.client(retry=sp.RetryPolicy(max_attempts=1)) as client:
+        with pytest.raises(sp.ServerError) as info:
+            await client.account()
+    assert info.value.status_code == 503
+    assert info.value.retry_after == seconds
+    # Sent to a write, the same answer is an unknown outcome; the cause keeps the wait.
+    async with server.client(retry=sp.RetryPolicy(max_attempts=1)) as client:
+        with pytest.raises(sp.OutcomeUnknownError) as unknown:
+            await client.subaccounts.add_credit("tok", "1")
+    assert isinstance(unknown.value.__cause__, sp.ServerError)
+    assert unknown.value.__cause__.retry_after == seconds
+
+
+def test_server_error_takes_retry_after() -> None:
+    assert sp.ServerError("busy", status_code=503, retry_after=2.0).retry_after == 2.0
+    assert sp.ServerError("broken", status_code=500).retry_after is None
