@@ -17,6 +17,9 @@ installed and the running loop is asyncio.
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
 import aiohttp
 import httpx
 
@@ -56,6 +59,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         session = self._session or self._open()
         timeout = request.extensions.get("timeout", {})
         body = await request.aread()  # already in memory for our requests: no I/O
+        started = time.perf_counter()
         try:
             async with session.request(
                 request.method,
@@ -76,13 +80,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         extensions: dict[str, object] = {"http_version": b"HTTP/1.1"}
         if answer.reason:
             extensions["reason_phrase"] = answer.reason.encode("latin-1", "replace")
-        return httpx.Response(
+        response = httpx.Response(
             answer.status,
             headers=answer.raw_headers,
             content=content,  # read here: httpx's async chunk iteration never runs
             request=request,
             extensions=extensions,
         )
+        # httpx sets `elapsed` when it closes a body it streamed; this one is complete already.
+        response.elapsed = timedelta(seconds=time.perf_counter() - started)
+        return response
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from datetime import timedelta
 
 import aiohttp
 import httpx
@@ -115,3 +116,35 @@ async def test_cookies_live_in_httpx_only(anyio_backend: str) -> None:
     finally:
         await runner.cleanup()
     assert cookies_seen == [[], ["sid=abc"], []]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.anyio
+async def test_answers_carry_their_elapsed_time(anyio_backend: str) -> None:
+    """``response.elapsed`` reads as with httpx's own transport, in a hook and after the call."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"success": True})
+
+    app = web.Application()
+    app.router.add_get("/v1/me", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    seen: list[timedelta] = []
+
+    async def on_response(response: httpx.Response) -> None:
+        await response.aread()
+        seen.append(response.elapsed)
+
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1/me"
+        transport = AiohttpTransport(httpx.Limits(max_connections=2))
+        hooks = {"response": [on_response]}
+        async with httpx.AsyncClient(transport=transport, event_hooks=hooks) as http:
+            response = await http.get(url)
+    finally:
+        await runner.cleanup()
+    assert response.elapsed >= timedelta(0)
+    assert seen == [response.elapsed]
