@@ -4,6 +4,12 @@ Run it against the real API (needs ``pip install 'smspartner-async[examples]' uv
 
     SMSPARTNER_API_KEY=... uvicorn examples.fastapi_app:app
 
+or, with no code change, against an emulator served in another shell
+(``smspartner-async emulator --port 8765 --seed-subaccounts 45``)::
+
+    SMSPARTNER_BASE_URL=http://127.0.0.1:8765/v1/ SMSPARTNER_API_KEY=emulator-api-key \
+        uvicorn examples.fastapi_app:app
+
 What it shows:
 
 - one ``AsyncSMSPartner`` for the application's lifetime, opened and closed by the lifespan

@@ -31,6 +31,7 @@ from ._errors import (
     OutcomeUnknownError,
     RateLimitError,
     RouteNotFoundError,
+    ServerError,
     SMSPartnerError,
     ValidationError,
     error_class_for,
@@ -56,6 +57,7 @@ T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://api.smspartner.fr/v1/"
 API_KEY_ENV = "SMSPARTNER_API_KEY"
+BASE_URL_ENV = "SMSPARTNER_BASE_URL"
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _BODY_EXCERPT = 500
 
@@ -109,16 +111,20 @@ class AsyncSMSPartner:
     limit, a 429 answer with a ``Retry-After`` of up to 60 s holds back every request of the
     client for that long, not only the one retried.
 
-    ``base_url`` must be ``https://`` (plain ``http://`` only for localhost, such as a served
-    emulator). No API key at all raises [`SMSPartnerError`][] at once. One client is safe to
-    share between tasks; without ``async with``, call [`aclose`][] when done.
+    ``base_url``: the API root; ``None`` reads ``SMSPARTNER_BASE_URL`` (unset or empty:
+    ``https://api.smspartner.fr/v1/``), so an application can be pointed at a served emulator
+    without a code change. It must be ``https://`` (plain ``http://`` only for localhost).
+    A bad ``SMSPARTNER_BASE_URL`` raises [`ValidationError`][] naming it.
+
+    No API key at all raises [`SMSPartnerError`][] at once. One client is safe to share between
+    tasks; without ``async with``, call [`aclose`][] when done.
     """
 
     def __init__(
         self,
         api_key: str | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         timeout: float | httpx.Timeout = 10.0,
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
@@ -138,7 +144,11 @@ class AsyncSMSPartner:
         if http_client is not None and transport is not None:
             raise ValidationError("pass http_client= or transport=, not both", field="transport")
         self._api_key = Secret(key)
-        self._base_url = _check_base_url(base_url)
+        from_env = os.environ.get(BASE_URL_ENV) if base_url is None else None
+        if from_env:
+            self._base_url = _check_base_url(from_env, field=BASE_URL_ENV)
+        else:
+            self._base_url = _check_base_url(DEFAULT_BASE_URL if base_url is None else base_url)
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else _default_timeout(timeout)
         self._retry = retry if retry is not None else RetryPolicy()
         self._max_connections = check_positive_int(max_connections, field="max_connections")
@@ -384,7 +394,7 @@ class AsyncSMSPartner:
             retry_after = None
             if status in (429, 503):
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                if isinstance(error, RateLimitError):
+                if isinstance(error, RateLimitError | ServerError):
                     error.retry_after = retry_after
             # 429 is a refusal before processing; a 5xx may come after the work was done.
             return _Failure(error, may_have_acted=status >= 500, retry_after=retry_after)
@@ -459,7 +469,7 @@ def _default_timeout(seconds: float) -> httpx.Timeout:
     return httpx.Timeout(seconds, connect=min(5.0, seconds))
 
 
-def _check_base_url(base_url: str) -> str:
+def _check_base_url(base_url: str, *, field: str = "base_url") -> str:
     try:
         url = httpx.URL(base_url)
     except (TypeError, httpx.InvalidURL):
@@ -471,12 +481,12 @@ def _check_base_url(base_url: str) -> str:
         or not all(c.isalnum() or c in ".-:" for c in url.host)
         or not (url.port is None or 0 < url.port < 65536)
     ):
-        raise ValidationError(f"base_url is not a URL: {base_url!r}", field="base_url")
+        raise ValidationError(f"{field} is not a URL: {base_url!r}", field=field)
     # TLS always; plain HTTP only to this machine (the served emulator, a local proxy).
     if url.scheme != "https" and not (url.scheme == "http" and url.host in _LOOPBACK):
         raise ValidationError(
-            f"base_url must be an https:// URL (http:// only for localhost), got {base_url!r}",
-            field="base_url",
+            f"{field} must be an https:// URL (http:// only for localhost), got {base_url!r}",
+            field=field,
         )
     text = str(url.copy_with(query=None, fragment=None))
     return text if text.endswith("/") else text + "/"

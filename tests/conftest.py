@@ -12,6 +12,12 @@ import smspartner_async
 from smspartner_async._redact import install_log_redaction
 from smspartner_async.testing import Emulator
 
+PROXY_VARIABLES = [
+    name
+    for scheme in ("http", "https", "all", "no")
+    for name in (f"{scheme}_proxy", f"{scheme.upper()}_PROXY")
+]
+
 
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
@@ -37,6 +43,9 @@ def secret_canary(monkeypatch: pytest.MonkeyPatch, canary_api_key: str) -> Itera
     """Give the test the canary key, and fail it if the key shows in a log record, an error's
     text, a warning or the ``repr`` of a library object made during it (see ``_canary.py``)."""
     monkeypatch.setenv("SMSPARTNER_API_KEY", canary_api_key)
+    # The machine's settings must not steer the tests: no base URL, no proxy from outside.
+    for name in ("SMSPARTNER_BASE_URL", *PROXY_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
     # Emulator() binds its default key at definition time: patch the default itself, and the
     # constant that code and tests read it from.
     init_defaults = Emulator.__dict__["__init__"].__kwdefaults__

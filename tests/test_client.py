@@ -93,6 +93,24 @@ def test_base_url_must_be_https(url: str) -> None:
     assert info.value.field == "base_url"
 
 
+def test_base_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMSPARTNER_BASE_URL", "http://127.0.0.1:8000/v1")
+    assert sp.AsyncSMSPartner(api_key=CANARY).base_url == "http://127.0.0.1:8000/v1/"
+    # An explicit base_url wins; an empty variable is no variable.
+    explicit = sp.AsyncSMSPartner(api_key=CANARY, base_url="https://example.com/v1/")
+    assert explicit.base_url == "https://example.com/v1/"
+    monkeypatch.setenv("SMSPARTNER_BASE_URL", "")
+    assert sp.AsyncSMSPartner(api_key=CANARY).base_url == "https://api.smspartner.fr/v1/"
+
+
+@pytest.mark.parametrize("url", ["http://api.smspartner.fr/v1/", "not a url"])
+def test_a_bad_base_url_variable_is_named(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("SMSPARTNER_BASE_URL", url)
+    with pytest.raises(sp.ValidationError, match="SMSPARTNER_BASE_URL") as info:
+        sp.AsyncSMSPartner(api_key=CANARY)
+    assert info.value.field == "SMSPARTNER_BASE_URL"
+
+
 @pytest.mark.anyio
 async def test_requests_go_under_the_base_url() -> None:
     server = Server(answer_for)

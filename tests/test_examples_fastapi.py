@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 import smspartner_async as sp
-from smspartner_async.testing import Emulator, EmulatorTransport, Fault
+from smspartner_async.testing import Emulator, EmulatorTransport, Fault, served
 
 pytestmark = pytest.mark.anyio
 
@@ -58,6 +58,26 @@ async def test_importing_the_module_needs_no_key(monkeypatch: pytest.MonkeyPatch
     # `app = create_app()` at import must not build a client: the key is read at start-up.
     monkeypatch.delenv("SMSPARTNER_API_KEY", raising=False)
     assert load_example("fastapi_app").app.title == "Sub-accounts"
+
+
+async def test_the_environment_points_the_app_at_a_served_emulator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The app as deployed (`uvicorn examples.fastapi_app:app`): no factory, only variables.
+    emulator = Emulator(main_balance="42.5")
+    emulator.seed_subaccounts(3)
+    async with served(emulator) as base_url:
+        monkeypatch.setenv("SMSPARTNER_BASE_URL", base_url)
+        monkeypatch.setenv("SMSPARTNER_API_KEY", emulator.api_key)
+        async with serving(sp.AsyncSMSPartner) as http:
+            account = await http.get("/account")
+            page = await http.get("/subaccounts/pages/1")
+    assert account.json()["balance"] == "42.500"
+    assert page.json()["total"] == 3
+    assert [(r.method, r.endpoint) for r in emulator.requests] == [
+        ("GET", "me"),
+        ("GET", "subaccount/list"),
+    ]
 
 
 async def test_streams_every_subaccount_in_order_without_keys() -> None:

@@ -88,8 +88,7 @@ class Context:
             return emulator.client(timeout=self.timeout)
         if not self.api_key:
             raise CLIError(f"no API key: set {API_KEY_ENV} or pass --api-key (or try --sandbox)")
-        if self.base_url is None:
-            return sp.AsyncSMSPartner(api_key=self.api_key, timeout=self.timeout)
+        # No --base-url: the client reads $SMSPARTNER_BASE_URL, else the real API.
         return sp.AsyncSMSPartner(
             api_key=self.api_key, base_url=self.base_url, timeout=self.timeout
         )
@@ -260,7 +259,7 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         "--base-url",
         metavar="URL",
         default=default(None),
-        help="API root (default: https://api.smspartner.fr/v1/)",
+        help="API root (default: $SMSPARTNER_BASE_URL, else https://api.smspartner.fr/v1/)",
     )
     group.add_argument(
         "--sandbox",
