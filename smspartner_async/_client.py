@@ -6,6 +6,7 @@ error mapping) -> converter -> model.
 
 from __future__ import annotations
 
+import copy
 import enum
 import logging
 import os
@@ -58,6 +59,8 @@ T = TypeVar("T")
 DEFAULT_BASE_URL = "https://api.smspartner.fr/v1/"
 API_KEY_ENV = "SMSPARTNER_API_KEY"
 BASE_URL_ENV = "SMSPARTNER_BASE_URL"
+#: Seconds per request of the client's own ``httpx.AsyncClient`` (connect: at most 5).
+DEFAULT_TIMEOUT = 10.0
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _BODY_EXCERPT = 500
 
@@ -101,10 +104,12 @@ class AsyncSMSPartner:
     ```
 
     ``api_key``: the account's key; ``None`` reads ``SMSPARTNER_API_KEY``. ``timeout``: seconds
-    (connect capped at 5 s) or an ``httpx.Timeout``, applied to every request. ``retry``: the
-    [`RetryPolicy`][]. ``http_client``: your own ``httpx.AsyncClient``, used as given and never
-    closed by us. ``transport``: an ``httpx.AsyncBaseTransport`` for the client's own
-    ``httpx.AsyncClient`` (tests use ``httpx.MockTransport`` or the emulator's).
+    (connect capped at 5 s) or an ``httpx.Timeout``, applied to every request; ``None``: 10 s,
+    or, with ``http_client``, that client's own timeout. ``retry``: the [`RetryPolicy`][].
+    ``http_client``: your own ``httpx.AsyncClient``, used as given (its timeout too, unless you
+    pass ``timeout=``) and never closed by us. ``transport``: an ``httpx.AsyncBaseTransport``
+    for the client's own ``httpx.AsyncClient`` (tests use ``httpx.MockTransport`` or the
+    emulator's).
     ``max_connections``: requests in flight at once through this client; more wait their turn
     without their timeout running. ``max_rate``: at most this many requests (retries included)
     start in any one-second window, exactly, not on average; ``None``, no limit. Whatever the
@@ -125,7 +130,7 @@ class AsyncSMSPartner:
         api_key: str | None = None,
         *,
         base_url: str | None = None,
-        timeout: float | httpx.Timeout = 10.0,
+        timeout: float | httpx.Timeout | None = None,
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -149,7 +154,10 @@ class AsyncSMSPartner:
             self._base_url = _check_base_url(from_env, field=BASE_URL_ENV)
         else:
             self._base_url = _check_base_url(DEFAULT_BASE_URL if base_url is None else base_url)
-        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else _default_timeout(timeout)
+        if timeout is None:
+            # A caller's client is used as given, its timeout included.
+            timeout = http_client.timeout if http_client is not None else DEFAULT_TIMEOUT
+        self._timeout = _as_timeout(timeout)
         self._retry = retry if retry is not None else RetryPolicy()
         self._max_connections = check_positive_int(max_connections, field="max_connections")
         self._pacer = Pacer(
@@ -159,6 +167,8 @@ class AsyncSMSPartner:
         self._http = http_client
         self._owns_http = http_client is None
         self._state = _State.UNOPENED
+        #: The client that owns the connections: this one, or the one a view was made from.
+        self._root = self
         self._limiter: anyio.CapacityLimiter | None = None
         self._urls: dict[str, httpx.URL] = {}
         self.subaccounts: AsyncSubaccounts = AsyncSubaccounts(self, self._request)
@@ -180,8 +190,34 @@ class AsyncSMSPartner:
 
     @property
     def is_closed(self) -> bool:
-        """Whether [`aclose`][] has been called."""
-        return self._state is _State.CLOSED
+        """Whether [`aclose`][] has been called (on the client a view was made from)."""
+        return self._root._state is _State.CLOSED
+
+    def with_options(
+        self, *, timeout: float | httpx.Timeout | None = None, retry: RetryPolicy | None = None
+    ) -> Self:
+        """A view of this client that sends with another ``timeout`` or ``retry`` policy.
+
+        For the one slow or critical call in an application, without a second connection pool:
+
+        ```python
+        patient = client.with_options(timeout=60.0, retry=sp.RetryPolicy(max_attempts=8))
+        report = await patient.subaccounts.bulk_add_credit(amounts)
+        ```
+
+        ``None`` keeps this client's setting. The view shares everything else: the key, the
+        base URL, the connections, the limit on requests in flight and the lifecycle. It works
+        while this client is open and is closed with it; closing the view itself
+        (``aclose()``, or leaving ``async with view``) closes nothing. Views are cheap: make
+        them where needed.
+        """
+        view = copy.copy(self)
+        if timeout is not None:
+            view._timeout = _as_timeout(timeout)
+        if retry is not None:
+            view._retry = retry
+        view.subaccounts = AsyncSubaccounts(view, view._request)
+        return view
 
     async def __aenter__(self) -> Self:
         self._open()
@@ -196,8 +232,12 @@ class AsyncSMSPartner:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client's own connections. A caller's ``http_client`` is left open."""
-        if self._state is _State.CLOSED:
+        """Close the client's own connections. A caller's ``http_client`` is left open.
+
+        On a view made by [`with_options`][], this does nothing: the client it was made from
+        owns the connections.
+        """
+        if self._root is not self or self._state is _State.CLOSED:
             return
         self._state = _State.CLOSED
         if self._owns_http and self._http is not None:
@@ -215,6 +255,8 @@ class AsyncSMSPartner:
         return await self._request(ACCOUNT, {}, decode_account)
 
     def _open(self) -> tuple[httpx.AsyncClient, anyio.CapacityLimiter]:
+        if self._root is not self:
+            return self._root._open()
         if self._state is _State.CLOSED:
             raise SMSPartnerError("this AsyncSMSPartner is closed; create a new one")
         if self._http is None:
@@ -465,8 +507,10 @@ def _printable_text(value: object) -> bool:
     return isinstance(value, str) and value.isprintable()
 
 
-def _default_timeout(seconds: float) -> httpx.Timeout:
-    return httpx.Timeout(seconds, connect=min(5.0, seconds))
+def _as_timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    return httpx.Timeout(timeout, connect=min(5.0, timeout))
 
 
 def _check_base_url(base_url: str, *, field: str = "base_url") -> str:

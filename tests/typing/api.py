@@ -22,6 +22,11 @@ async def client_lifecycle() -> None:
         assert_type(client, sp.AsyncSMSPartner)
         assert_type(client.subaccounts, sp.AsyncSubaccounts)
         assert_type(await client.account(), sp.AccountInfo)
+        view = client.with_options(timeout=60.0, retry=sp.RetryPolicy(max_attempts=1))
+        assert_type(view, sp.AsyncSMSPartner)
+        assert_type(
+            client.with_options(timeout=httpx.Timeout(5.0)).subaccounts, sp.AsyncSubaccounts
+        )
     own = httpx.AsyncClient()
     sp.AsyncSMSPartner("k", http_client=own, retry=sp.RetryPolicy(max_attempts=1))
     await own.aclose()
