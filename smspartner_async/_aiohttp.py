@@ -30,12 +30,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     """Sends httpx requests with one ``aiohttp.ClientSession``, opened on first use.
 
     TLS is verified with httpx's own context (certifi's roots). ``limits.max_connections``
-    bounds the connections. Unlike httpx's own transport, it ignores proxy environment
-    variables.
+    bounds the connections. Every request goes through ``proxy`` when given; the environment
+    is read one level up, the same way for both transports (``_transport.py``).
     """
 
-    def __init__(self, limits: httpx.Limits) -> None:
+    def __init__(self, limits: httpx.Limits, *, proxy: str | None = None) -> None:
         self._limits = limits
+        self._proxy = proxy
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
@@ -67,6 +68,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 headers=request.headers.multi_items(),
                 data=body or None,
                 allow_redirects=False,
+                proxy=self._proxy,
                 timeout=aiohttp.ClientTimeout(
                     total=None,
                     connect=timeout.get("pool"),
@@ -102,6 +104,8 @@ def _mapped(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
     mapped: type[httpx.TransportError]
     if isinstance(exc, aiohttp.ClientConnectorError):
         mapped = httpx.ConnectError  # DNS, refused, TLS handshake: nothing was sent
+    elif isinstance(exc, aiohttp.ClientHttpProxyError):
+        mapped = httpx.ProxyError  # the proxy refused the tunnel: nothing reached the API
     elif isinstance(exc, aiohttp.ConnectionTimeoutError):
         mapped = httpx.ConnectTimeout  # no connection in time (pool or connect)
     elif isinstance(exc, TimeoutError):

@@ -49,7 +49,13 @@ from ._retry import (
     parse_retry_after,
 )
 from ._subaccounts import AsyncSubaccounts
-from ._transport import USER_AGENT, make_http_client, request_not_sent, with_plain_body
+from ._transport import (
+    USER_AGENT,
+    environment_proxy,
+    make_http_client,
+    request_not_sent,
+    with_plain_body,
+)
 from ._validation import check_positive_int
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncSMSPartner", "Request"]
@@ -114,7 +120,9 @@ class AsyncSMSPartner:
     without their timeout running. ``max_rate``: at most this many requests (retries included)
     start in any one-second window, exactly, not on average; ``None``, no limit. Whatever the
     limit, a 429 answer with a ``Retry-After`` of up to 60 s holds back every request of the
-    client for that long, not only the one retried.
+    client for that long, not only the one retried. ``proxy``: an ``http://`` or ``https://``
+    proxy URL for the client's own transport; ``None`` takes the environment's
+    (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``), read here.
 
     ``base_url``: the API root; ``None`` reads ``SMSPARTNER_BASE_URL`` (unset or empty:
     ``https://api.smspartner.fr/v1/``), so an application can be pointed at a served emulator
@@ -136,6 +144,7 @@ class AsyncSMSPartner:
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 100,
         max_rate: int | None = None,
+        proxy: str | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         if not key:
@@ -148,6 +157,10 @@ class AsyncSMSPartner:
             )
         if http_client is not None and transport is not None:
             raise ValidationError("pass http_client= or transport=, not both", field="transport")
+        if proxy is not None and (http_client is not None or transport is not None):
+            raise ValidationError(
+                "proxy= is for the client's own transport: set it on yours", field="proxy"
+            )
         self._api_key = Secret(key)
         from_env = os.environ.get(BASE_URL_ENV) if base_url is None else None
         if from_env:
@@ -164,6 +177,10 @@ class AsyncSMSPartner:
             None if max_rate is None else check_positive_int(max_rate, field="max_rate")
         )
         self._transport = transport
+        self._proxy = _check_proxy(proxy, "proxy") if proxy is not None else None
+        if self._proxy is None and transport is None and http_client is None:
+            named = environment_proxy(httpx.URL(self._base_url))
+            self._proxy = _check_proxy(*named) if named is not None else None
         self._http = http_client
         self._owns_http = http_client is None
         self._state = _State.UNOPENED
@@ -264,6 +281,7 @@ class AsyncSMSPartner:
                 timeout=self._timeout,
                 max_connections=self._max_connections,
                 transport=self._transport,
+                proxy=self._proxy,
             )
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self._max_connections)
@@ -534,6 +552,17 @@ def _check_base_url(base_url: str, *, field: str = "base_url") -> str:
         )
     text = str(url.copy_with(query=None, fragment=None))
     return text if text.endswith("/") else text + "/"
+
+
+def _check_proxy(proxy: str, field: str) -> str:
+    try:
+        url = httpx.URL(proxy)
+    except (TypeError, httpx.InvalidURL):
+        url = None
+    # Not echoed: a proxy URL may carry a password.
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise ValidationError(f"{field} must be an http:// or https:// URL", field=field)
+    return proxy
 
 
 def _json_object(content: bytes) -> dict[str, object] | None:

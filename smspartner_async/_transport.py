@@ -5,6 +5,10 @@ httpx transport: httpx 0.28's own pool assigns queued requests in quadratic time
 (encode/httpx#3215) and is several times slower at 100 requests in flight. Under trio, or
 without the extra, httpx's own transport is used.
 
+Both transports go through the same proxy: the one passed as ``proxy=``, else the one the
+standard environment names for the API's URL (``HTTPS_PROXY`` or ``HTTP_PROXY`` by its scheme,
+then ``ALL_PROXY``, unless ``NO_PROXY`` covers its host), read when the client is created.
+
 Whatever sends the bytes, failures reach the request pipeline as the httpx exception that says
 truthfully whether the request may have left: ``ConnectError``, ``ConnectTimeout`` and
 ``PoolTimeout`` mean it never did; anything else means it may have.
@@ -12,6 +16,7 @@ truthfully whether the request may have left: ``ConnectError``, ``ConnectTimeout
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import AsyncIterator
 
 import httpx
@@ -21,6 +26,7 @@ from ._version import __version__
 __all__ = [
     "USER_AGENT",
     "current_backend",
+    "environment_proxy",
     "make_http_client",
     "request_not_sent",
     "with_plain_body",
@@ -33,6 +39,7 @@ _NOT_SENT: tuple[type[httpx.TransportError], ...] = (
     httpx.ConnectError,
     httpx.ConnectTimeout,
     httpx.PoolTimeout,
+    httpx.ProxyError,  # the proxy refused to open a tunnel: nothing reached the API
     httpx.UnsupportedProtocol,
 )
 
@@ -84,22 +91,62 @@ def current_backend() -> str:
     return sniffio.current_async_library()
 
 
+def environment_proxy(url: httpx.URL) -> tuple[str, str] | None:
+    """The proxy the environment names for ``url``, and the variable naming it; or None.
+
+    ``https_proxy`` / ``http_proxy`` by the URL's scheme, else ``all_proxy`` (either case, as
+    ``urllib.request.getproxies()`` reads them), unless ``no_proxy`` lists the URL's host: a
+    name matches itself and its subdomains (``example.com`` and ``.example.com`` alike),
+    ``host:port`` only that port, ``*`` every host.
+    """
+    proxies = urllib.request.getproxies()
+    scheme = url.scheme if proxies.get(url.scheme) else "all"
+    proxy = proxies.get(scheme)
+    if not proxy or _bypassed(url, proxies.get("no", "")):
+        return None
+    return proxy, f"{scheme.upper()}_PROXY"
+
+
+def _bypassed(url: httpx.URL, no_proxy: str) -> bool:
+    host = url.host.lower()
+    port = str(url.port or (443 if url.scheme == "https" else 80))
+    for entry in no_proxy.lower().replace(" ", "").split(","):
+        if entry == "*":
+            return True
+        name, entry_port = _host_port(entry)
+        name = name.lstrip(".")
+        if name and (host == name or host.endswith("." + name)) and entry_port in ("", port):
+            return True
+    return False
+
+
+def _host_port(entry: str) -> tuple[str, str]:
+    if entry.startswith("["):  # [::1]:8080
+        name, _, rest = entry[1:].partition("]")
+        return name, rest.removeprefix(":")
+    if entry.count(":") == 1:
+        name, _, port = entry.partition(":")
+        return name, port
+    return entry, ""  # a name, or a bare IPv6 address
+
+
 def make_http_client(
     *,
     timeout: httpx.Timeout,
     max_connections: int,
     transport: httpx.AsyncBaseTransport | None,
+    proxy: str | None = None,
 ) -> httpx.AsyncClient:
     """The client's own ``httpx.AsyncClient``: TLS verified, no redirects, our User-Agent."""
     return httpx.AsyncClient(
-        transport=transport or _default_transport(max_connections),
+        transport=transport or _default_transport(max_connections, proxy),
         timeout=timeout,
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         follow_redirects=False,
     )
 
 
-def _default_transport(max_connections: int) -> httpx.AsyncBaseTransport:
+def _default_transport(max_connections: int, proxy: str | None) -> httpx.AsyncBaseTransport:
     limits = httpx.Limits(
         max_connections=max_connections,
         # More keep-alive slots than this make httpx's pool slower, not faster (httpx#3215).
@@ -107,13 +154,13 @@ def _default_transport(max_connections: int) -> httpx.AsyncBaseTransport:
     )
     if current_backend() == "asyncio":
         try:
-            return _aiohttp_transport(limits)
+            return _aiohttp_transport(limits, proxy)
         except ImportError:
             pass
-    return httpx.AsyncHTTPTransport(limits=limits, retries=0)
+    return httpx.AsyncHTTPTransport(limits=limits, retries=0, proxy=proxy)
 
 
-def _aiohttp_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+def _aiohttp_transport(limits: httpx.Limits, proxy: str | None) -> httpx.AsyncBaseTransport:
     from ._aiohttp import AiohttpTransport  # noqa: PLC0415 - optional extra
 
-    return AiohttpTransport(limits)
+    return AiohttpTransport(limits, proxy=proxy)

@@ -14,6 +14,8 @@ import aiohttp
 import httpx
 import pytest
 from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from smspartner_async._aiohttp import AiohttpTransport, _mapped  # pyright: ignore[reportPrivateUsage]
 from smspartner_async._transport import make_http_client, request_not_sent
@@ -52,6 +54,18 @@ async def test_on_asyncio_with_the_extra_aiohttp_sends(anyio_backend: str) -> No
             True,
         ),
         (aiohttp.ConnectionTimeoutError("connect timed out"), httpx.ConnectTimeout, True),
+        (
+            aiohttp.ClientHttpProxyError(
+                aiohttp.RequestInfo(
+                    URL("http://p:3128"), "CONNECT", CIMultiDictProxy(CIMultiDict())
+                ),
+                (),
+                status=407,
+                message="Proxy Authentication Required",
+            ),
+            httpx.ProxyError,
+            True,
+        ),
         (aiohttp.SocketTimeoutError("read timed out"), httpx.ReadTimeout, False),
         (TimeoutError("read timed out"), httpx.ReadTimeout, False),
         (aiohttp.ServerDisconnectedError(), httpx.RemoteProtocolError, False),
