@@ -49,6 +49,7 @@ from ._retry import (
     parse_retry_after,
 )
 from ._subaccounts import AsyncSubaccounts
+from ._tracing import Tracing
 from ._transport import (
     USER_AGENT,
     environment_proxy,
@@ -188,6 +189,7 @@ class AsyncSMSPartner:
         self._root = self
         self._limiter: anyio.CapacityLimiter | None = None
         self._urls: dict[str, httpx.URL] = {}
+        self._tracing = Tracing()
         self.subaccounts: AsyncSubaccounts = AsyncSubaccounts(self, self._request)
         """Sub-account operations: create, list, credit, delete, bulk."""
         install_log_redaction()
@@ -303,42 +305,54 @@ class AsyncSMSPartner:
                 built.append(self._build_request(http, endpoint, fields))
             return built[0]
 
-        policy = self._retry
         attempt = 0
-        while True:
-            attempt += 1
-            result = await self._attempt(http, limiter, request, endpoint, decode, attempt=attempt)
-            if not isinstance(result, _Failure):
-                return result
-            error = result.error
-            wait = result.retry_after
-            if isinstance(error, RateLimitError) and wait is not None and wait <= MAX_RETRY_AFTER:
-                # The server asked this client to wait: every request waits, not just this one.
-                # (A longer wait is raised to the caller at once, and holds nothing back.)
-                self._pacer.pause(0 if is_testing() else wait)
-            if endpoint.writes and result.may_have_acted:
-                raise _outcome_unknown(endpoint, error)
-            if not is_retryable(error) or attempt >= policy.max_attempts:
+        with self._tracing.span(endpoint) as call:
+            while True:
+                attempt += 1
+                call.set("smspartner.attempts", attempt)
+                with self._tracing.span(endpoint, attempt) as span:
+                    result = await self._attempt(
+                        http, limiter, request, endpoint, decode, attempt=attempt
+                    )
+                    if not isinstance(result, _Failure):
+                        return result
+                    span.fail(result.error)
+                    delay = self._retry_delay(endpoint, result, attempt)
+                    span.set("smspartner.retry_delay", delay)
+                await anyio.sleep(0 if is_testing() else delay)
+
+    def _retry_delay(self, endpoint: Endpoint, failure: _Failure, attempt: int) -> float:
+        """The wait before retrying a failed attempt; raises when it must not be retried."""
+        policy = self._retry
+        error = failure.error
+        wait = failure.retry_after
+        if isinstance(error, RateLimitError) and wait is not None and wait <= MAX_RETRY_AFTER:
+            # The server asked this client to wait: every request waits, not just this one.
+            # (A longer wait is raised to the caller at once, and holds nothing back.)
+            self._pacer.pause(0 if is_testing() else wait)
+        if endpoint.writes and failure.may_have_acted:
+            raise _outcome_unknown(endpoint, error)
+        if not is_retryable(error) or attempt >= policy.max_attempts:
+            raise error
+        if wait is not None:
+            if wait > MAX_RETRY_AFTER:
                 raise error
-            if result.retry_after is not None:
-                if result.retry_after > MAX_RETRY_AFTER:
-                    raise error
-                delay = result.retry_after
-            else:
-                delay = policy.backoff(attempt)
-            if policy.on_retry is not None:
-                details = RetryDetails(endpoint.path, attempt, delay, error, result.retry_after)
-                chosen = policy.on_retry(details)
-                delay = delay if chosen is None else max(0.0, chosen)
-            logger.warning(
-                "%s failed (%s), retrying in %.2f s (attempt %d of %d)",
-                endpoint.path,
-                type(error).__name__,
-                delay,
-                attempt + 1,
-                policy.max_attempts,
-            )
-            await anyio.sleep(0 if is_testing() else delay)
+            delay = wait
+        else:
+            delay = policy.backoff(attempt)
+        if policy.on_retry is not None:
+            details = RetryDetails(endpoint.path, attempt, delay, error, wait)
+            chosen = policy.on_retry(details)
+            delay = delay if chosen is None else max(0.0, chosen)
+        logger.warning(
+            "%s failed (%s), retrying in %.2f s (attempt %d of %d)",
+            endpoint.path,
+            type(error).__name__,
+            delay,
+            attempt + 1,
+            policy.max_attempts,
+        )
+        return delay
 
     def _build_request(
         self, http: httpx.AsyncClient, endpoint: Endpoint, fields: Mapping[str, object]
@@ -402,6 +416,7 @@ class AsyncSMSPartner:
             )
         finally:
             limiter.release()
+        self._tracing.answered(response.status_code)
         result = self._read_answer(endpoint, response, decode)
         if logger.isEnabledFor(logging.DEBUG):
             outcome = "ok" if not isinstance(result, _Failure) else type(result.error).__name__
