@@ -10,8 +10,8 @@ standard environment names for the API's URL (``HTTPS_PROXY`` or ``HTTP_PROXY`` 
 then ``ALL_PROXY``, unless ``NO_PROXY`` covers its host), read when the client is created.
 
 Whatever sends the bytes, failures reach the request pipeline as the httpx exception that says
-truthfully whether the request may have left: ``ConnectError``, ``ConnectTimeout`` and
-``PoolTimeout`` mean it never did; anything else means it may have.
+truthfully whether the request may have left: ``ConnectError``, ``ConnectTimeout``,
+``PoolTimeout`` and ``ProxyError`` mean it never did; anything else means it may have.
 """
 
 from __future__ import annotations
