@@ -60,27 +60,34 @@ class Tracing:
     """The spans of one client's calls."""
 
     def __init__(self) -> None:
+        self._tracer: Tracer | None = None
         try:
             from opentelemetry import trace  # noqa: PLC0415 - the optional `otel` extra
+            from opentelemetry.trace import (  # noqa: PLC0415
+                NoOpTracerProvider,
+                ProxyTracerProvider,
+            )
         except ImportError:
-            self._tracer: Tracer | None = None
-        else:
-            self._tracer = trace.get_tracer(TRACER_NAME, __version__)
+            return
+        self._tracer = trace.get_tracer(TRACER_NAME, __version__)
+        self._provider = trace.get_tracer_provider
+        self._unset = (ProxyTracerProvider, NoOpTracerProvider)
+        self._current_span = trace.get_current_span
 
     def span(
         self, endpoint: Endpoint, attempt: int | None = None
     ) -> AbstractContextManager[SpanHandle]:
         """The span of a call (``attempt=None``) or of one attempt at it, made current."""
-        if self._tracer is None:
+        # Until the application sets a tracer provider, spans would be made only to be thrown
+        # away, at some 40 us a call.
+        if self._tracer is None or isinstance(self._provider(), self._unset):
             return _NO_SPAN
         return self._span(self._tracer, endpoint, attempt)
 
     def answered(self, status_code: int) -> None:
-        """Put the answer's HTTP status on the current attempt's span."""
+        """Put the answer's HTTP status on the current attempt's span, if there is one."""
         if self._tracer is not None:
-            from opentelemetry import trace  # noqa: PLC0415 - installed: we have a tracer
-
-            trace.get_current_span().set_attribute("http.response.status_code", status_code)
+            self._current_span().set_attribute("http.response.status_code", status_code)
 
     @contextmanager
     def _span(

@@ -6,6 +6,7 @@ that records only while a test of this module runs, into an in-memory exporter.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -250,3 +251,13 @@ def test_redact_url_masks_every_key() -> None:
     url = f"https://api.smspartner.fr/v1/me?apiKey={CANARY}&page=2&apikey={SUB_CANARY}"
     assert otel.redact_url(url) == "https://api.smspartner.fr/v1/me?apiKey=***&page=2&apikey=***"
     assert otel.redact_url(httpx.URL("https://example.com/x?a=1")) == "https://example.com/x?a=1"
+
+
+async def test_without_the_extra_nothing_is_traced(
+    monkeypatch: pytest.MonkeyPatch, spans: InMemorySpanExporter
+) -> None:
+    monkeypatch.setitem(sys.modules, "opentelemetry", None)  # as if not installed
+    server = Server(answer_for)
+    async with server.client() as client:
+        await client.account()
+    assert ours(spans) == []
