@@ -44,7 +44,7 @@ def test_the_site_builds_strictly(site: Path) -> None:
     assert {"index.html", "quickstart.html", "reference/api.html", "reference/testing.html"} <= (
         pages
     )
-    assert len([p for p in pages if p.startswith("guides/")]) == 8
+    assert len([p for p in pages if p.startswith("guides/")]) == 9
 
 
 @pytest.mark.parametrize(("module", "name"), PUBLIC, ids=[f"{m}.{n}" for m, n in PUBLIC])
