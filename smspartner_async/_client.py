@@ -10,6 +10,7 @@ import copy
 import enum
 import logging
 import os
+import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -72,6 +73,20 @@ _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _BODY_EXCERPT = 500
 
 logger = logging.getLogger("smspartner_async")
+
+
+def _would_block() -> tuple[type[Exception], ...]:
+    """What ``CapacityLimiter.acquire_nowait`` raises when no token is free.
+
+    anyio 4.4.0 to 4.14.1 lets trio's own ``WouldBlock`` out of it on trio instead of anyio's.
+    Evaluated only when one was raised; trio is imported already if it is the running loop.
+    """
+    if "trio" not in sys.modules:
+        return (anyio.WouldBlock,)
+    import trio  # noqa: PLC0415
+
+    return (anyio.WouldBlock, trio.WouldBlock)
+
 
 #: Turns a successful answer's JSON into a model (see ``_converter.py``).
 Decoder = Callable[..., T]
@@ -397,7 +412,7 @@ class AsyncSMSPartner:
         await anyio.lowlevel.checkpoint_if_cancelled()
         try:
             limiter.acquire_nowait()
-        except anyio.WouldBlock:
+        except _would_block():
             await limiter.acquire()
         if self._pacer.needed():
             try:
