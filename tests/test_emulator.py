@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import inspect
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import httpx
@@ -524,6 +527,32 @@ def test_public_names() -> None:
         # FaultKind is a Literal alias, which cannot carry a docstring.
         if isinstance(value, type) or inspect.isfunction(value):
             assert value.__doc__, name
+
+
+PROBE = """
+import sys
+
+def test_pytest_started_without_the_library():
+    assert not [name for name in sys.modules if name.startswith("smspartner_async")]
+
+def test_the_fixture_brings_the_emulator(smspartner_emulator):
+    assert type(smspartner_emulator).__module__ == "smspartner_async.testing._emulator"
+"""
+
+
+def test_the_pytest_plugin_imports_the_library_only_when_used(tmp_path: Path) -> None:
+    # pytest loads the plugin in every project where the package is installed.
+    (tmp_path / "test_probe.py").write_text(PROBE)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "2 passed" in done.stdout
 
 
 def test_pytest_fixture(smspartner_emulator: Emulator) -> None:
