@@ -128,7 +128,7 @@ class APIError(SMSPartnerError):
         self.code = code
         self.status_code = status_code
         self.endpoint = endpoint
-        self.details = tuple(details)
+        self.details: tuple[ErrorDetail, ...] = tuple(details)
 
     def __str__(self) -> str:
         where = f"{self.endpoint}: " if self.endpoint else ""
@@ -227,7 +227,7 @@ class DecodeError(SMSPartnerError):
         super().__init__(message)
         self.status_code = status_code
         self.endpoint = endpoint
-        self.errors = tuple(errors)
+        self.errors: tuple[str, ...] = tuple(errors)
         self.body = body
 
 
