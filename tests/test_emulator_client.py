@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from decimal import Decimal
 
 import pytest
@@ -108,3 +109,27 @@ def test_client_keeps_the_emulator_key_out_of_reprs() -> None:
     client = emu.client()
     assert isinstance(client, sp.AsyncSMSPartner)
     assert emu.api_key not in repr(client)
+
+
+def test_client_takes_the_clients_own_options_by_name() -> None:
+    # A typed signature, not **kwargs: `emulator.client(timout=1.0)` fails the type check.
+    ours = dict(inspect.signature(Emulator.client).parameters)
+    del ours["self"]
+    theirs = inspect.signature(sp.AsyncSMSPartner).parameters
+    assert set(ours) == set(theirs) - {"http_client", "transport", "proxy"}
+    for name, parameter in ours.items():
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY, name
+        assert parameter.annotation == theirs[name].annotation, name
+        if name not in ("api_key", "base_url"):
+            assert parameter.default == theirs[name].default, name
+    with pytest.raises(TypeError, match="timout"):
+        Emulator().client(timout=1.0)  # type: ignore[call-arg]
+
+
+async def test_client_passes_its_options_on() -> None:
+    emulator = Emulator(api_key="emulator-key")
+    policy = sp.RetryPolicy(max_attempts=1)
+    async with emulator.client(timeout=2.5, retry=policy, max_connections=3) as client:
+        assert client.retry is policy
+        await client.account()
+    assert [r.query.get("apiKey") for r in emulator.requests] == ["emulator-key"]

@@ -25,7 +25,9 @@ from smspartner_async.testing._ledger import (
 from smspartner_async.testing._records import RecordedRequest
 
 if TYPE_CHECKING:
-    from smspartner_async import AsyncSMSPartner
+    import httpx
+
+    from smspartner_async import AsyncSMSPartner, RetryPolicy
 
 __all__ = ["ConnectionDropped", "ConnectionRefused", "Emulator"]
 
@@ -316,20 +318,35 @@ class Emulator:
 
     # -- client -------------------------------------------------------------------------------
 
-    def client(self, **kwargs: Any) -> AsyncSMSPartner:
+    def client(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str = "https://emulator.smspartner.invalid/v1/",
+        timeout: float | httpx.Timeout = 10.0,
+        retry: RetryPolicy | None = None,
+        max_connections: int = 100,
+    ) -> AsyncSMSPartner:
         """Return an ``AsyncSMSPartner`` talking to this emulator in-process, without sockets.
 
-        Keyword arguments go to the client's constructor; ``api_key`` defaults to this
-        emulator's key and ``base_url`` to a placeholder host.
+        The arguments are the client's own, see
+        [`AsyncSMSPartner`][smspartner_async.AsyncSMSPartner];
+        ``api_key`` defaults to this emulator's key and ``base_url`` to a placeholder host that
+        is never resolved.
         """
         # Imported here: the library never imports its testing package, and we import it
         # only when asked, so the emulator stays usable while the client is broken.
         from smspartner_async import AsyncSMSPartner  # noqa: PLC0415
         from smspartner_async.testing._transport import EmulatorTransport  # noqa: PLC0415
 
-        kwargs.setdefault("api_key", self._api_key)
-        kwargs.setdefault("base_url", "https://emulator.smspartner.invalid/v1/")
-        return AsyncSMSPartner(transport=EmulatorTransport(self), **kwargs)
+        return AsyncSMSPartner(
+            api_key if api_key is not None else self._api_key,
+            base_url=base_url,
+            timeout=timeout,
+            retry=retry,
+            max_connections=max_connections,
+            transport=EmulatorTransport(self),
+        )
 
     # -- ASGI ---------------------------------------------------------------------------------
 

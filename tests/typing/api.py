@@ -15,6 +15,7 @@ from typing import Literal, assert_type
 import httpx
 
 import smspartner_async as sp
+from smspartner_async.testing import Emulator
 
 
 async def client_lifecycle() -> None:
@@ -226,3 +227,9 @@ async def bulk_surface(subs: sp.AsyncSubaccounts, report: sp.BulkReport) -> None
     assert_type(report.unknown, list[sp.BulkResult])
     assert_type(report.unknown_amount, Decimal)
     assert_type(report.summary(limit=5), str)
+
+
+def emulator_client(emulator: Emulator) -> None:
+    client = emulator.client(timeout=1.0, retry=sp.RetryPolicy(max_attempts=1), max_connections=4)
+    assert_type(client, sp.AsyncSMSPartner)
+    emulator.client(timout=1.0)  # type: ignore[call-arg]  # a misspelt option is an error
