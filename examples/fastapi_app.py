@@ -1,6 +1,6 @@
 """A FastAPI service in front of SMS Partner sub-accounts, with one shared client.
 
-Run it against the real API (needs ``pip install 'smspartner-async[examples]' uvicorn``)::
+Run it against the real API (needs ``pip install smspartner-async fastapi uvicorn``)::
 
     SMSPARTNER_API_KEY=... uvicorn examples.fastapi_app:app
 
@@ -27,7 +27,7 @@ The client comes from a factory, so tests hand in one wired to the emulator::
 """
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Annotated, Any
@@ -196,7 +196,7 @@ def create_app(client_factory: ClientFactory = sp.AsyncSMSPartner) -> FastAPI:
     """The application; ``client_factory`` makes its one client when the app starts."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncGenerator[None, None]:
         async with client_factory() as client:
             app.state.smspartner = client
             yield
