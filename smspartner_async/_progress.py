@@ -1,13 +1,14 @@
 """A progress bar for bulk operations that needs no extra dependency.
 
 With ``tqdm`` installed, :class:`ProgressBar` draws through ``tqdm.auto`` (a widget in
-notebooks, a bar in terminals). Without it, it draws a plain text bar with ``\\r`` on a terminal
-or in a notebook, and stays silent when output goes to a file or a pipe.
+notebooks that have ``ipywidgets``, a bar in terminals). Otherwise it draws a plain text bar with
+``\\r`` on a terminal or in a notebook, and stays silent when output goes to a file or a pipe.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import time
 from typing import Any, TextIO
@@ -25,9 +26,10 @@ class ProgressBar:
     ```
 
     With ``tqdm`` installed (and ``use_tqdm`` left on) it draws through ``tqdm.auto``: a widget
-    in notebooks, a bar in terminals. Otherwise it writes a text bar to ``stream`` (standard
-    error by default) when that is a terminal or a notebook, and nothing when output goes to a
-    file or a pipe. It closes itself when ``done == total``.
+    in notebooks, a bar in terminals; in a notebook without ``ipywidgets`` (where tqdm can draw
+    no widget and warns) it draws its own text bar. Otherwise it writes a text bar to
+    ``stream`` (standard error by default) when that is a terminal or a notebook, and nothing
+    when output goes to a file or a pipe. It closes itself when ``done == total``.
     """
 
     def __init__(
@@ -83,6 +85,8 @@ class ProgressBar:
 
 
 def _make_tqdm(total: int, description: str) -> Any:
+    if "ipykernel" in sys.modules and importlib.util.find_spec("ipywidgets") is None:
+        return None  # tqdm.auto would warn (TqdmWarning) and draw text: our own bar is text too
     try:
         auto = importlib.import_module("tqdm.auto")
     except ImportError:

@@ -43,6 +43,7 @@ def tqdm(monkeypatch: pytest.MonkeyPatch) -> type[FakeTqdm]:
     package.auto = auto
     monkeypatch.setitem(sys.modules, "tqdm", package)
     monkeypatch.setitem(sys.modules, "tqdm.auto", auto)
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
     return FakeTqdm
 
 
@@ -57,6 +58,18 @@ def test_with_tqdm_the_bar_goes_through_it(tqdm: type[FakeTqdm]) -> None:
     bar(10, 10)
     bar.close()
     assert made.closed == 1  # and only once
+
+
+def test_in_a_notebook_without_ipywidgets_the_bar_is_its_own(
+    tqdm: type[FakeTqdm], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # tqdm.auto would warn there (no widget without ipywidgets) and fall back to text anyway.
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # not importable
+    bar = sp.ProgressBar("top-ups")
+    bar(1, 2)
+    bar(2, 2)
+    assert tqdm.made == []
 
 
 def test_an_explicit_stream_does_not_use_tqdm(tqdm: type[FakeTqdm]) -> None:
