@@ -27,7 +27,7 @@ import attrs
 from ._errors import AuthenticationError, OutcomeUnknownError, SMSPartnerError, ValidationError
 from ._journal import BulkJournal, JournalError, Outcome, RunLog, Snapshot, as_journal
 from ._models import CreditTransfer
-from ._money import Amount, parse_amount
+from ._money import Amount, format_money, parse_amount
 from ._settle import Direction
 from ._validation import check_positive_int, check_token
 
@@ -98,7 +98,7 @@ class BulkReport:
     >>> report.ok, len(report.applied), report.applied_amount
     (True, 2, Decimal('10'))
     >>> print(report.summary())
-    2 items: 2 applied (10 EUR), 0 failed, 0 unknown (0 EUR may have moved)
+    2 items: 2 applied (10.000 EUR), 0 failed, 0 unknown (0.000 EUR may have moved)
     ```
     """
 
@@ -139,15 +139,16 @@ class BulkReport:
 
     def summary(self, *, limit: int = 10) -> str:
         """A one-screen account for people: counts, amounts, and the first problems."""
+        count = len(self.results)
         lines = [
-            f"{len(self.results)} items: {len(self.applied)} applied "
-            f"({self.applied_amount} EUR), {len(self.failed)} failed, "
-            f"{len(self.unknown)} unknown ({self.unknown_amount} EUR may have moved)"
+            f"{count} item{'' if count == 1 else 's'}: {len(self.applied)} applied "
+            f"({format_money(self.applied_amount)} EUR), {len(self.failed)} failed, "
+            f"{len(self.unknown)} unknown ({format_money(self.unknown_amount)} EUR may have moved)"
         ]
         problems = [r for r in self.results if r.status != "applied"]
         for r in problems[:limit]:
             reason = str(r.error) if r.error is not None else ""
-            lines.append(f"  {r.status:<7} {r.token} {r.amount} EUR: {reason}")
+            lines.append(f"  {r.status:<7} {r.token} {format_money(r.amount)} EUR: {reason}")
         if len(problems) > limit:
             lines.append(f"  ... and {len(problems) - limit} more")
         return "\n".join(lines)

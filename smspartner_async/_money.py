@@ -13,7 +13,7 @@ from typing import TypeAlias
 
 from ._errors import ValidationError
 
-__all__ = ["Amount", "parse_amount", "to_wire"]
+__all__ = ["Amount", "format_money", "parse_amount", "to_wire"]
 
 Amount: TypeAlias = Decimal | int | str | float
 """What callers may pass wherever an amount of euros is expected.
@@ -97,3 +97,12 @@ def _from_text(text: str, field: str) -> Decimal:
 def to_wire(amount: Decimal) -> str:
     """The amount as the API expects it: a plain decimal string, never exponent notation."""
     return format(amount, "f")
+
+
+def format_money(amount: Decimal) -> str:
+    """An amount for people, everywhere the library and its CLI print one: thousands separators
+    and three decimal places like the API's balances (``1,234.500``); more places only when the
+    amount has them, so it is never rounded."""
+    exponent = amount.as_tuple().exponent
+    places = max(3, -exponent) if isinstance(exponent, int) else 3
+    return f"{amount:,.{places}f}"

@@ -139,7 +139,7 @@ async def test_report_sorts_outcomes_and_summarises() -> None:
     summary = report.summary()
     lines = summary.splitlines()
     assert lines[0] == (
-        "18 items: 2 applied (5.5 EUR), 2 failed, 14 unknown (9.5 EUR may have moved)"
+        "18 items: 2 applied (5.500 EUR), 2 failed, 14 unknown (9.500 EUR may have moved)"
     )
     assert any("gone1" in line and "failed" in line for line in lines)
     assert lines[-1] == "  ... and 6 more"

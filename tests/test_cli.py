@@ -299,6 +299,19 @@ def test_main_help_documents_exit_codes_and_key_source(
         assert f"\n  {code}" in out
 
 
+def test_main_emulator_help_lists_only_its_own_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["emulator", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--port" in out
+    assert "--seed-subaccounts" in out
+    for option in ("--api-key", "--base-url", "--sandbox", "--json", "--timeout", "global options"):
+        assert option not in out
+    assert main(["emulator", "--json"]) == ExitCode.USAGE
+    assert "unrecognized arguments: --json" in capsys.readouterr().err
+
+
 def test_main_list_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--sandbox", "subaccounts", "list", "--prefetch", "2"]) == 0
     out = capsys.readouterr().out
@@ -453,7 +466,7 @@ def test_main_bulk_reads_stdin_and_reports_missing_files(
     monkeypatch.setattr(_topups, "fancy_terminal", lambda: True)  # draws to a non-tty: nothing
     monkeypatch.setattr(sys, "stdin", io.StringIO(f"{TOKEN},1\n"))
     assert main(["--sandbox", "credit", "bulk", "-"]) == 0
-    assert "1 items: 1 applied" in capsys.readouterr().out
+    assert "1 item: 1 applied" in capsys.readouterr().out
     assert main(["--sandbox", "credit", "bulk", str(tmp_path / "nope.csv")]) == ExitCode.USAGE
     assert "cannot read" in capsys.readouterr().err
 

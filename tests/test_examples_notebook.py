@@ -57,6 +57,6 @@ def test_the_notebook_runs_against_the_emulator(tmp_path: Path) -> None:
     assert "<table" in text  # an HTML table, or a DataFrame's when pandas is there
     # The bulk top-up: a progress bar that reaches the end, and a report with one unknown.
     assert "top-ups [##############################] 45/45" in text
-    assert "45 items: 44 applied (110.0 EUR), 0 failed, 1 unknown" in text
+    assert "45 items: 44 applied (110.000 EUR), 0 failed, 1 unknown" in text
     assert "2.500 EUR did arrive" in text
     assert "money in the books: 500.000 EUR" in text

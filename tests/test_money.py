@@ -213,3 +213,29 @@ async def test_account_balance_is_exact() -> None:
         info = await client.account()
     assert str(info.balance) == "10225.119"
     assert isinstance(info.balance, Decimal)
+
+
+@pytest.mark.parametrize(
+    ("amount", "shown"),
+    [
+        ("110.0", "110.000"),
+        ("432.500", "432.500"),
+        ("2869.2", "2,869.200"),
+        ("5", "5.000"),
+        ("0.0005", "0.0005"),  # never rounded
+        ("1E+2", "100.000"),
+    ],
+)
+def test_money_is_shown_with_one_rule(amount: str, shown: str) -> None:
+    from smspartner_async._cli._output import money  # noqa: PLC0415 - the CLI's printer
+    from smspartner_async._money import format_money  # noqa: PLC0415
+
+    assert format_money(Decimal(amount)) == shown
+    assert money(Decimal(amount)) == shown  # the CLI prints money the same way
+
+
+def test_a_one_item_summary_says_item() -> None:
+    from smspartner_async._bulk import BulkReport, BulkResult  # noqa: PLC0415
+
+    report = BulkReport(results=[BulkResult(token="t", amount=Decimal("1"), status="applied")])
+    assert report.summary().startswith("1 item: 1 applied (1.000 EUR)")

@@ -408,9 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
         name: str,
         handler: str,
         help: str,
+        *,
+        global_options: bool = True,
     ) -> _Parser:
+        parents = [shared] if global_options else []
         sub = group.add_parser(
-            name, parents=[shared], help=help, description=help, formatter_class=raw
+            name, parents=parents, help=help, description=help, formatter_class=raw
         )
         sub.set_defaults(handler=handler)
         return sub
@@ -469,6 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
         "emulator",
         "_commands:emulator",
         "serve the SMS Partner emulator over HTTP until Ctrl-C (needs smspartner-async[emulator])",
+        global_options=False,  # it talks to no API: key, URL, sandbox, JSON, timeout do not apply
     )
     serve.set_defaults(interrupted="emulator stopped")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")

@@ -24,7 +24,14 @@ import attrs
 
 import smspartner_async as sp
 from smspartner_async._cli._app import Context, ExitCode
-from smspartner_async._cli._output import emit_json, fancy_terminal, money, money_json, table
+from smspartner_async._cli._output import (
+    count,
+    emit_json,
+    fancy_terminal,
+    money,
+    money_json,
+    table,
+)
 from smspartner_async._cli._sandbox import SANDBOX_SUBACCOUNTS, seeded_emulator
 from smspartner_async.testing import Emulator, Fault
 
@@ -304,7 +311,7 @@ class _Tour:
         self.say(_indent(table(["balances", "EUR", ""], rows, right={1})))
         self.say()
         rows = [
-            [f"applied ({len(applied)} items)", money(books.report.applied_amount), ""],
+            [f"applied ({count(len(applied), 'item')})", money(books.report.applied_amount), ""],
             [
                 f"+ unknown that landed ({len(books.landed)} of {len(books.report.unknown)})",
                 money(landed),

@@ -9,10 +9,13 @@ from decimal import Decimal
 
 import anyio.to_thread
 
+from smspartner_async._money import format_money
+
 _PLACES = Decimal("0.001")
 
 __all__ = [
     "ask",
+    "count",
     "emit_json",
     "fancy_terminal",
     "interactive",
@@ -24,8 +27,13 @@ __all__ = [
 
 
 def money(amount: Decimal) -> str:
-    """An amount for people: thousands separators and the API's three places."""
-    return f"{amount:,.3f}"
+    """An amount for people: the library's one rule (``1,234.500``)."""
+    return format_money(amount)
+
+
+def count(n: int, noun: str) -> str:
+    """``1 item``, ``2 items``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def money_json(amount: Decimal) -> str:
