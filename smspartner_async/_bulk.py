@@ -61,15 +61,6 @@ TakeSnapshot: TypeAlias = Callable[[], Awaitable[Snapshot]]
 class BulkResult:
     """The outcome of one item of a bulk operation.
 
-    ``token`` and ``amount`` are the item as given (the amount as a ``Decimal``). ``status``
-    says where it ended; ``transfer`` holds the balances after it when it was applied, and
-    ``error`` why not otherwise (an [`OutcomeUnknownError`][] for ``"unknown"`` items).
-    ``sent`` is ``False`` for items that never left because the run stopped early (the API key
-    was refused, the journal could not be written, or the call was cancelled before their
-    turn). ``from_journal`` is ``True`` for an outcome an earlier call with the same
-    [`BulkJournal`][smspartner_async.BulkJournal] already knew: an item applied then, or one
-    still waiting for settlement (``"unknown"``); neither was sent by this call.
-
     ```python
     for result in report.failed:
         print(result.token, result.amount, result.error)
@@ -77,12 +68,22 @@ class BulkResult:
     """
 
     token: str
+    """The item's sub-account token, as given."""
     amount: Decimal
+    """The item's amount, as given, as a ``Decimal``."""
     status: BulkStatus
+    """Where the item ended: ``"applied"``, ``"failed"`` or ``"unknown"``."""
     transfer: CreditTransfer | None = None
+    """The balances after it, when it was applied."""
     error: SMSPartnerError | None = None
+    """Why it was not applied: an [`OutcomeUnknownError`][] for an ``"unknown"`` item."""
     sent: bool = True
+    """``False`` for an item that never left because the run stopped early (the API key was
+    refused, the journal could not be written, or the call was cancelled before its turn)."""
     from_journal: bool = False
+    """``True`` for an outcome an earlier call with the same
+    [`BulkJournal`][smspartner_async.BulkJournal] already knew: an item applied then, or one
+    still waiting for settlement (``"unknown"``); neither was sent by this call."""
 
 
 #: ``on_result(result)``: a plain callable, called with each item's outcome as it lands.

@@ -38,18 +38,18 @@ MAX_RETRY_AFTER = 60.0
 
 @attrs.frozen
 class RetryDetails:
-    """What a retry hook is told: which call failed, how, and the wait chosen before the next try.
-
-    ``endpoint`` is the API path (``"subaccount/list"``), ``attempt`` the number of the attempt
-    that just failed (1 for the first), ``delay`` the seconds about to be waited, ``error`` the
-    failure, ``retry_after`` the server's ``Retry-After`` in seconds, if it sent one.
-    """
+    """What a retry hook is told: which call failed, how, and the wait before the next try."""
 
     endpoint: str
+    """The API path of the call (``"subaccount/list"``)."""
     attempt: int
+    """The number of the attempt that just failed (1 for the first)."""
     delay: float
+    """The seconds about to be waited before the next attempt."""
     error: SMSPartnerError
+    """Why the attempt failed."""
     retry_after: float | None = None
+    """The server's ``Retry-After``, in seconds, if it sent one."""
 
 
 def _positive_attempts(_: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -88,10 +88,15 @@ class RetryPolicy:
     """
 
     max_attempts: int = attrs.field(default=4, validator=_positive_attempts)
+    """Attempts in all, the first included (at least 1; 1 turns retries off)."""
     initial_delay: float = attrs.field(default=0.5, validator=_non_negative)
+    """Seconds to wait after the first failed attempt, before jitter."""
     max_delay: float = attrs.field(default=8.0, validator=_non_negative)
+    """The longest wait between two attempts, in seconds, before jitter."""
     jitter: bool = True
+    """Whether each wait is drawn at random between 0 and the computed one ("full jitter")."""
     on_retry: Callable[[RetryDetails], float | None] | None = None
+    """Called before each wait; may return the seconds to wait instead (``None`` keeps it)."""
 
     def backoff(self, attempt: int) -> float:
         """The wait after failed attempt number ``attempt`` (1-based), without ``Retry-After``."""
