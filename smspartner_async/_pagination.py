@@ -61,7 +61,8 @@ class SubaccountPaginator:
     timeout) leaves no request running.
     """
 
-    def __init__(self, fetch: FetchPage, *, prefetch: int) -> None:
+    def __init__(self, fetch: Callable[[int], Awaitable[SubaccountPage]], *, prefetch: int) -> None:
+        # The type spelt out, not `FetchPage`: the reference shows this signature.
         self._fetch = fetch
         self._prefetch = prefetch
         self._task_group: TaskGroup | None = None

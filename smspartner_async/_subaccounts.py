@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, overload
 
-from ._bulk import BulkItems, BulkReport, JournalArg, ProgressCallback, ResultCallback, run_bulk
+from ._bulk import BulkReport, BulkResult, JournalArg, ProgressCallback, ResultCallback, run_bulk
 from ._converter import JSONNumber, decode_created, decode_page, decode_transfer
 from ._endpoints import CREATE, CREDIT_ADD, CREDIT_REMOVE, DELETE, LIST, REMOVE, Endpoint
 from ._errors import NotFoundError, RouteNotFoundError
-from ._journal import Snapshot
+from ._journal import BulkJournal, Snapshot
 from ._models import CreatedSubaccount, CreditTransfer, SubaccountPage, SubaccountType
 from ._money import Amount, parse_amount, to_wire
 from ._pagination import SubaccountPaginator
@@ -206,12 +207,12 @@ class AsyncSubaccounts:
     ) -> BulkReport: ...
     async def bulk_add_credit(
         self,
-        amounts: BulkItems,
+        amounts: Mapping[str, Amount] | Iterable[tuple[str, Amount]],
         *,
         concurrency: int = 16,
-        on_progress: ProgressCallback | None = None,
-        on_result: ResultCallback | None = None,
-        journal: JournalArg | None = None,
+        on_progress: Callable[[int, int], object] | None = None,
+        on_result: Callable[[BulkResult], object] | None = None,
+        journal: BulkJournal | str | os.PathLike[str] | None = None,
     ) -> BulkReport:
         """Top up many sub-accounts at once; every item ends applied, failed or unknown.
 
@@ -274,12 +275,12 @@ class AsyncSubaccounts:
     ) -> BulkReport: ...
     async def bulk_remove_credit(
         self,
-        amounts: BulkItems,
+        amounts: Mapping[str, Amount] | Iterable[tuple[str, Amount]],
         *,
         concurrency: int = 16,
-        on_progress: ProgressCallback | None = None,
-        on_result: ResultCallback | None = None,
-        journal: JournalArg | None = None,
+        on_progress: Callable[[int, int], object] | None = None,
+        on_result: Callable[[BulkResult], object] | None = None,
+        journal: BulkJournal | str | os.PathLike[str] | None = None,
     ) -> BulkReport:
         """Take credit back from many sub-accounts at once; same rules as [`bulk_add_credit`][].
 
