@@ -104,6 +104,7 @@ class BulkReport:
     """
 
     results: list[BulkResult]
+    """Every item's outcome, in the order the items were given."""
 
     @property
     def applied(self) -> list[BulkResult]:

@@ -93,7 +93,9 @@ class ErrorDetail:
     """One entry of a validation answer's ``error`` list: which element, and what is wrong."""
 
     element_id: str | None
+    """The element the server names (``"children[message].data"``), if it names one."""
     message: str
+    """What is wrong with it, in the server's words."""
 
 
 class APIError(SMSPartnerError):

@@ -52,16 +52,6 @@ class RetryDetails:
     """The server's ``Retry-After``, in seconds, if it sent one."""
 
 
-def _positive_attempts(_: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if value < 1:
-        raise ValueError(f"{attribute.name} must be at least 1, got {value}")
-
-
-def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if value < 0:
-        raise ValueError(f"{attribute.name} must not be negative, got {value}")
-
-
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
     """How a client retries. ``RetryPolicy(max_attempts=1)`` turns retries off.
@@ -87,16 +77,25 @@ class RetryPolicy:
     ```
     """
 
-    max_attempts: int = attrs.field(default=4, validator=_positive_attempts)
+    max_attempts: int = 4
     """Attempts in all, the first included (at least 1; 1 turns retries off)."""
-    initial_delay: float = attrs.field(default=0.5, validator=_non_negative)
+    initial_delay: float = 0.5
     """Seconds to wait after the first failed attempt, before jitter."""
-    max_delay: float = attrs.field(default=8.0, validator=_non_negative)
+    max_delay: float = 8.0
     """The longest wait between two attempts, in seconds, before jitter."""
     jitter: bool = True
     """Whether each wait is drawn at random between 0 and the computed one ("full jitter")."""
     on_retry: Callable[[RetryDetails], float | None] | None = None
     """Called before each wait; may return the seconds to wait instead (``None`` keeps it)."""
+
+    # Checked here rather than by field validators, so the reference shows plain defaults.
+    def __attrs_post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        for name in ("initial_delay", "max_delay"):
+            value: float = getattr(self, name)
+            if value < 0:
+                raise ValueError(f"{name} must not be negative, got {value}")
 
     def backoff(self, attempt: int) -> float:
         """The wait after failed attempt number ``attempt`` (1-based), without ``Retry-After``."""

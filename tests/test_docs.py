@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import attrs
 import griffe
 import pytest
 
@@ -61,6 +62,40 @@ def test_the_reference_renders_markdown_not_rest(site: Path) -> None:
         assert not re.search(r":(class|meth|func|attr|data):", html), page
         assert "<blockquote>" not in html, page
         assert "doctest:" not in html, page
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+MODELS = [name for name in smspartner_async.__all__ if attrs.has(getattr(smspartner_async, name))]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_the_reference_shows_each_field_of_a_model_with_type_and_meaning(
+    site: Path, packages: dict[str, griffe.Module], name: str
+) -> None:
+    html = (site / "reference" / "api.html").read_text(encoding="utf-8")
+    model = packages["smspartner_async"][name]
+    model = model.final_target if isinstance(model, griffe.Alias) else model
+    for field in attrs.fields(getattr(smspartner_async, name)):
+        anchor = f'id="smspartner_async.{name}.{field.name}"'
+        assert anchor in html, f"{name}.{field.name} is not in the reference"
+        entry = _text(html[html.index(anchor) :])[:600]
+        assert f" {field.name} : " in entry, f"{name}.{field.name}: no type shown"
+        docstring = model.members[field.name].docstring
+        assert docstring is not None, f"{name}.{field.name} has no meaning"
+        words = " ".join(re.sub(r"[`*]", "", docstring.value).split()[:2])
+        assert words in entry, f"{name}.{field.name}: {words!r} not shown"
+
+
+def test_the_reference_shows_public_types_and_one_signature(site: Path) -> None:
+    text = _text((site / "reference" / "api.html").read_text(encoding="utf-8"))
+    assert "FetchPage" not in text  # the paginator's private alias
+    for alias in ("BulkItems", "ProgressCallback", "ResultCallback"):
+        assert alias not in text
+    assert "= ..." not in text  # overloads, shown with their `...` defaults
+    assert len(re.findall(r"bulk_add_credit \( self", text)) <= 1
 
 
 @pytest.fixture(scope="module")
