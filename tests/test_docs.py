@@ -64,6 +64,28 @@ def test_the_reference_renders_markdown_not_rest(site: Path) -> None:
         assert "doctest:" not in html, page
 
 
+def python_blocks(path: Path) -> list[str]:
+    """The fenced ``python`` blocks of a Markdown file, as written."""
+    text = path.read_text(encoding="utf-8")
+    return re.findall(r"^```python\n(.*?)^```$", text, flags=re.MULTILINE | re.DOTALL)
+
+
+def test_the_readme_testing_example_passes_under_pytest(tmp_path: Path) -> None:
+    [example] = [b for b in python_blocks(ROOT / "README.md") if "smspartner_emulator" in b]
+    (tmp_path / "test_readme_example.py").write_text(example)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert re.search(r"\b\d+ passed", done.stdout), done.stdout  # run, not skipped
+    assert "skipped" not in done.stdout
+
+
 def _text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
