@@ -110,14 +110,23 @@ class JournalStatus:
     """
 
     direction: Direction
+    """Whether the run adds credit to the sub-accounts or removes it (``"add"``, ``"remove"``)."""
     items: int
+    """How many items the run has."""
     total: Decimal
+    """The sum of every item's amount."""
     applied: int
+    """How many items are applied: confirmed, or settled as landed."""
     applied_amount: Decimal
+    """The sum of the applied items' amounts."""
     to_send: int
+    """How many items are surely not applied: the next call with this journal sends them."""
     to_settle: int
+    """How many items may have been applied: never sent again until settled."""
     created_at: datetime
+    """When the journal was created."""
     finished_at: datetime | None
+    """When every item was applied (``None`` until then)."""
 
     @property
     def finished(self) -> bool:

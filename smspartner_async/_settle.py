@@ -70,10 +70,15 @@ class Settlement:
     """
 
     index: int
+    """The item's position in the run's input, from 0."""
     token: str
+    """The item's sub-account token."""
     amount: Decimal
+    """The item's amount."""
     verdict: SettlementVerdict
+    """What the balances prove: ``"landed"``, ``"not_landed"`` or ``"undecided"``."""
     evidence: tuple[str, ...]
+    """The figures the verdict rests on, one line each."""
 
 
 @attrs.frozen

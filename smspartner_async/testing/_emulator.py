@@ -326,6 +326,7 @@ class Emulator:
         timeout: float | httpx.Timeout = 10.0,
         retry: RetryPolicy | None = None,
         max_connections: int = 100,
+        max_rate: int | None = None,
     ) -> AsyncSMSPartner:
         """Return an ``AsyncSMSPartner`` talking to this emulator in-process, without sockets.
 
@@ -345,6 +346,7 @@ class Emulator:
             timeout=timeout,
             retry=retry,
             max_connections=max_connections,
+            max_rate=max_rate,
             transport=EmulatorTransport(self),
         )
 
