@@ -13,10 +13,10 @@ It creates ``.venv`` beside this file and installs the project into it from its 
 task there. Nothing is installed outside ``.venv`` and ``.venv-lowest``.
 
 The lowest run checks that the floors ``pyproject.toml`` declares are true: every ``>=`` of the
-package's dependencies, of its ``aiohttp`` and ``emulator`` extras and of the ``test`` group is
-pinned to that very version (the rest resolves to the newest that fits). It builds the sdist,
-installs the package from it (not editable) and runs the suite from the unpacked sdist, so the
-sdist is checked to carry everything its tests need.
+package's dependencies, of its ``aiohttp``, ``emulator`` and ``otel`` extras and of the ``test``
+group is pinned to that very version (the rest resolves to the newest that fits). It builds the
+sdist, installs the package from it (not editable) and runs the suite from the unpacked sdist,
+so the sdist is checked to carry everything its tests need.
 """
 
 from __future__ import annotations
@@ -41,11 +41,11 @@ LOWEST = ROOT / ".venv-lowest"
 #: What each task needs installed: extras of the package, dependency groups beside it.
 NEEDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "demo": (frozenset({"aiohttp"}), frozenset()),
-    "test": (frozenset({"aiohttp", "emulator"}), frozenset({"dev"})),
-    "nox": (frozenset({"aiohttp", "emulator"}), frozenset({"dev"})),
+    "test": (frozenset({"aiohttp", "emulator", "otel"}), frozenset({"dev"})),
+    "nox": (frozenset({"aiohttp", "emulator", "otel"}), frozenset({"dev"})),
 }
 #: What the lowest run installs (from the sdist), every floor pinned.
-LOWEST_EXTRAS = frozenset({"aiohttp", "emulator"})
+LOWEST_EXTRAS = frozenset({"aiohttp", "emulator", "otel"})
 LOWEST_GROUPS = frozenset({"test"})
 
 

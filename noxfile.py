@@ -17,7 +17,7 @@ nox.options.reuse_existing_virtualenvs = True
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 
-def install(session: nox.Session, *groups: str, extras: str = "aiohttp,emulator") -> None:
+def install(session: nox.Session, *groups: str, extras: str = "aiohttp,emulator,otel") -> None:
     """The package (editable, with ``extras``) and the dependency ``groups``."""
     session.install("-e", f".[{extras}]", *nox.project.dependency_groups(PYPROJECT, *groups))
 
