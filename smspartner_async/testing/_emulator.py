@@ -36,6 +36,8 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _PREFIX: Final = "/v1/"
+#: Where ``Emulator.client`` points its client unless told otherwise: never resolved.
+_PLACEHOLDER_URL: Final = "https://emulator.smspartner.invalid/v1/"
 #: The two paths the docs give the delete operation (see ``Emulator(delete_paths=...)``).
 DELETE_PATHS: Final = ("subaccount/delete", "subaccount/remove")
 _ROUTES: Final = {
@@ -322,8 +324,8 @@ class Emulator:
         self,
         *,
         api_key: str | None = None,
-        base_url: str = "https://emulator.smspartner.invalid/v1/",
-        timeout: float | httpx.Timeout = 10.0,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
         retry: RetryPolicy | None = None,
         max_connections: int = 100,
         max_rate: int | None = None,
@@ -333,7 +335,7 @@ class Emulator:
         The arguments are the client's own, see
         [`AsyncSMSPartner`][smspartner_async.AsyncSMSPartner];
         ``api_key`` defaults to this emulator's key and ``base_url`` to a placeholder host that
-        is never resolved.
+        is never resolved (not to ``SMSPARTNER_BASE_URL``).
         """
         # Imported here: the library never imports its testing package, and we import it
         # only when asked, so the emulator stays usable while the client is broken.
@@ -342,7 +344,7 @@ class Emulator:
 
         return AsyncSMSPartner(
             api_key if api_key is not None else self._api_key,
-            base_url=base_url,
+            base_url=base_url if base_url is not None else _PLACEHOLDER_URL,
             timeout=timeout,
             retry=retry,
             max_connections=max_connections,
