@@ -52,9 +52,10 @@ from ._retry import (
 from ._subaccounts import AsyncSubaccounts
 from ._tracing import Tracing
 from ._transport import (
-    USER_AGENT,
+    REQUEST_HEADERS,
     environment_proxy,
     make_http_client,
+    read_body,
     request_not_sent,
     with_plain_body,
 )
@@ -71,6 +72,9 @@ BASE_URL_ENV = "SMSPARTNER_BASE_URL"
 DEFAULT_TIMEOUT = 10.0
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _BODY_EXCERPT = 500
+#: ``success`` missing from an answer (``None`` is a value a server may send), or unknowable.
+_ABSENT = object()
+_UNREADABLE = object()
 
 logger = logging.getLogger("smspartner_async")
 
@@ -379,7 +383,7 @@ class AsyncSMSPartner:
             url = self._urls[endpoint.path] = httpx.URL(self._base_url + endpoint.path)
         payload: dict[str, Any] = {"apiKey": self._api_key.reveal(), **fields}
         # A caller's http_client has its own headers; ours carries them already.
-        headers = None if self._owns_http else {"User-Agent": USER_AGENT}
+        headers = None if self._owns_http else REQUEST_HEADERS
         if endpoint.method == "GET":
             request = http.build_request(
                 "GET", url, params=payload, headers=headers, timeout=self._timeout
@@ -422,21 +426,59 @@ class AsyncSMSPartner:
                 raise
         started = time.perf_counter()
         try:
-            response = await http.send(request())
+            outgoing = request()
+        except Exception as exc:  # a caller's http_client may raise anything
+            limiter.release()
+            return _Failure(self._foreign_error(exc, endpoint, "could not be built"), False)
+        try:
+            response = await http.send(outgoing, stream=True)
+            try:
+                content = await read_body(response)
+            finally:
+                await response.aclose()
         except httpx.TransportError as exc:
             _log_attempt(endpoint, attempt, type(exc).__name__, started)
             return _Failure(
                 self._connection_error(exc, endpoint),
                 may_have_acted=not request_not_sent(exc),
             )
+        except Exception as exc:  # see _foreign_error
+            # Past this point the request may have left: a decoder or a caller's response hook
+            # failing says nothing about what the server did.
+            _log_attempt(endpoint, attempt, type(exc).__name__, started)
+            return _Failure(self._foreign_error(exc, endpoint, "failed"), may_have_acted=True)
         finally:
             limiter.release()
         self._tracing.answered(response.status_code)
-        result = self._read_answer(endpoint, response, decode)
+        try:
+            result = self._read_answer(endpoint, response, content, decode)
+        except Exception as exc:  # see _foreign_error
+            result = _Failure(self._foreign_error(exc, endpoint, "failed"), may_have_acted=True)
         if logger.isEnabledFor(logging.DEBUG):
             outcome = "ok" if not isinstance(result, _Failure) else type(result.error).__name__
             _log_attempt(endpoint, attempt, f"HTTP {response.status_code} {outcome}", started)
         return result
+
+    def _foreign_error(self, exc: Exception, endpoint: Endpoint, what: str) -> SMSPartnerError:
+        """A library error for an exception from below the pipeline that is not a network one.
+
+        httpx's own decoding failures (a body that is not in its ``Content-Encoding``) are a
+        :class:`DecodeError`; anything else (a caller's event hook, a custom transport) is an
+        :class:`SMSPartnerError` with the original as ``__cause__``.
+        """
+        detail = self._redact(str(exc)) or type(exc).__name__
+        error: SMSPartnerError
+        if isinstance(exc, httpx.DecodingError):
+            error = DecodeError(
+                f"{endpoint.path}: the answer could not be decoded: {detail}",
+                endpoint=endpoint.path,
+                errors=["undecodable body @ $"],
+            )
+        else:
+            error = SMSPartnerError(
+                f"{endpoint.path}: the request {what}: {type(exc).__name__}: {detail}"
+            )
+        return _caused_by(error, self._clean_cause(exc))
 
     def _connection_error(self, exc: httpx.TransportError, endpoint: Endpoint) -> SMSPartnerError:
         cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
@@ -445,33 +487,41 @@ class AsyncSMSPartner:
         error = cls(f"{endpoint.path}: request {what}: {detail}", endpoint=endpoint.path)
         return _caused_by(error, self._clean_cause(exc))
 
-    def _clean_cause(self, exc: httpx.TransportError) -> BaseException:
+    def _clean_cause(self, exc: Exception) -> BaseException:
         """``exc``, or a masked copy if its printed traceback (chain included) shows the key.
 
         A transport may put the request URL, query and key, in its message (aiohttp does in
-        some errors); the cause is printed by every ``logger.exception``.
+        some errors), and so does ``httpx.Response.raise_for_status`` in a caller's hook; the
+        cause is printed by every ``logger.exception``.
         """
         printed = "".join(traceback.format_exception(exc))
         if self._redact(printed) == printed:
             return exc
-        try:
-            request: httpx.Request | None = exc.request
-        except RuntimeError:  # no request attached
-            request = None
         message = self._redact(str(exc))
-        try:
-            clean = type(exc)(message, request=request)
-        except TypeError:  # a transport's own subclass with another signature
-            clean = httpx.TransportError(message, request=request)
+        clean: Exception
+        if isinstance(exc, httpx.TransportError):
+            try:
+                request: httpx.Request | None = exc.request
+            except RuntimeError:  # no request attached
+                request = None
+            try:
+                clean = type(exc)(message, request=request)
+            except TypeError:  # a transport's own subclass with another signature
+                clean = httpx.TransportError(message, request=request)
+        else:
+            clean = RuntimeError(f"{type(exc).__name__}: {message}")
         return clean.with_traceback(exc.__traceback__)
 
     def _read_answer(
-        self, endpoint: Endpoint, response: httpx.Response, decode: Decoder[T]
+        self, endpoint: Endpoint, response: httpx.Response, content: bytes, decode: Decoder[T]
     ) -> T | _Failure:
         status = response.status_code
-        content = response.content
-        body = _json_object(content)
-        success = body.get("success") if body is not None else None
+        try:
+            body = _json_object(content)
+        except _UnreadableError:
+            body, success = None, _UNREADABLE
+        else:
+            success = body.get("success", _ABSENT) if body is not None else _ABSENT
         ok = 200 <= status < 300
         if ok and success is True:
             try:
@@ -479,7 +529,9 @@ class AsyncSMSPartner:
             except DecodeError as exc:
                 exc.body = self._excerpt(content)
                 return _Failure(exc, may_have_acted=True)
-        if not ok or success is False:
+        # A refusal only when the answer is one throughout: the body says so, or an error
+        # status says so and the body does not contradict it.
+        if success is False or (success is _ABSENT and not ok):
             error = self._api_error(endpoint, status, body)
             retry_after = None
             if status in (429, 503):
@@ -488,8 +540,16 @@ class AsyncSMSPartner:
                     error.retry_after = retry_after
             # 429 is a refusal before processing; a 5xx may come after the work was done.
             return _Failure(error, may_have_acted=status >= 500, retry_after=retry_after)
-        shape = "is not a JSON object" if body is None else "has no boolean 'success'"
-        where = "not a JSON object @ $" if body is None else "missing or not a boolean @ $.success"
+        # Anything else proves nothing either way, a success body under an error status
+        # included: the server may have applied the request.
+        if success is True:
+            shape, where = "claims success", "success under an error status @ $.success"
+        elif success is _UNREADABLE:
+            shape, where = "has a number out of range", "number out of range @ $"
+        elif body is None:
+            shape, where = "is not a JSON object", "not a JSON object @ $"
+        else:
+            shape, where = "has no boolean 'success'", "missing or not a boolean @ $.success"
         malformed = DecodeError(
             f"{endpoint.path}: the answer (HTTP {status}) {shape}",
             status_code=status,
@@ -596,12 +656,22 @@ def _check_proxy(proxy: str, field: str) -> str:
 
 
 def _json_object(content: bytes) -> dict[str, object] | None:
-    """The answer as a JSON object, or None when it is anything else (HTML, truncated, a list)."""
+    """The answer as a JSON object, or None when it is anything else (HTML, truncated, a list).
+
+    Valid JSON with a number no ``Decimal`` can hold (``1e9999999999999999999``) is neither:
+    it may say anything, so it raises :class:`_UnreadableError`.
+    """
     try:
         body = loads(content)
     except (ValueError, RecursionError):
         return None
+    except ArithmeticError as exc:
+        raise _UnreadableError from exc
     return cast("dict[str, object]", body) if isinstance(body, dict) else None
+
+
+class _UnreadableError(Exception):
+    """An answer that is JSON, but not one we can read."""
 
 
 def _as_int(value: object) -> int | None:

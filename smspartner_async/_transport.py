@@ -17,22 +17,38 @@ truthfully whether the request may have left: ``ConnectError``, ``ConnectTimeout
 from __future__ import annotations
 
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 
 import httpx
 
 from ._version import __version__
 
 __all__ = [
+    "MAX_ANSWER_BYTES",
+    "REQUEST_HEADERS",
     "USER_AGENT",
     "current_backend",
     "environment_proxy",
     "make_http_client",
+    "read_body",
+    "read_capped",
     "request_not_sent",
     "with_plain_body",
 ]
 
 USER_AGENT = f"smspartner-async/{__version__}"
+
+#: The largest answer read, in bytes. The API's answers are a few KB (a 20-row page is
+#: about 6 KB); past this the answer is dropped unread and the call fails with DecodeError.
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+
+#: Headers of every request. Answers come uncompressed: a compressed answer could inflate
+#: far past MAX_ANSWER_BYTES from a few kilobytes on the wire.
+REQUEST_HEADERS = {
+    "User-Agent": USER_AGENT,
+    "Accept": "application/json",
+    "Accept-Encoding": "identity",
+}
 
 #: Failures that happen before a single byte of the request is sent.
 _NOT_SENT: tuple[type[httpx.TransportError], ...] = (
@@ -47,6 +63,56 @@ _NOT_SENT: tuple[type[httpx.TransportError], ...] = (
 def request_not_sent(exc: httpx.TransportError) -> bool:
     """True when ``exc`` proves the server never received the request."""
     return isinstance(exc, _NOT_SENT)
+
+
+async def read_body(response: httpx.Response) -> bytes:
+    """The body of ``response`` (sent with ``stream=True``), read whole but never past the limit.
+
+    Raises ``httpx.DecodingError`` for an answer that is compressed (we ask for none) or larger
+    than :data:`MAX_ANSWER_BYTES`; the caller closes the response.
+    """
+    encoding = response.headers.get("Content-Encoding")
+    if encoding is not None and encoding.strip().lower() not in ("", "identity"):
+        raise httpx.DecodingError(
+            f"the answer is compressed ({encoding[:40]!r}) though none was asked for",
+            request=response.request,
+        )
+    if response.is_stream_consumed:  # the transport read it already (ours do, capped)
+        content = response.content
+        if len(content) > MAX_ANSWER_BYTES:
+            raise _too_large(response.request)
+        return content
+    return await read_capped(
+        response.aiter_raw(), response.headers.get("Content-Length"), response.request
+    )
+
+
+async def read_capped(
+    chunks: AsyncIterable[bytes], length: str | None, request: httpx.Request
+) -> bytes:
+    """Join ``chunks``, raising ``httpx.DecodingError`` once past :data:`MAX_ANSWER_BYTES`.
+
+    ``length`` is the answer's ``Content-Length``: one over the limit fails before any read.
+    """
+    if length is not None and length.isascii() and length.strip().isdigit():
+        digits = length.strip().lstrip("0")
+        if len(digits) > len(str(MAX_ANSWER_BYTES)) or int(digits or "0") > MAX_ANSWER_BYTES:
+            raise _too_large(request)
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise _too_large(request)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _too_large(request: httpx.Request) -> httpx.DecodingError:
+    return httpx.DecodingError(
+        f"the answer is larger than {MAX_ANSWER_BYTES} bytes, the most this client reads",
+        request=request,
+    )
 
 
 def with_plain_body(request: httpx.Request) -> httpx.Request:
@@ -141,7 +207,7 @@ def make_http_client(
     return httpx.AsyncClient(
         transport=transport or _default_transport(max_connections, proxy),
         timeout=timeout,
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        headers=REQUEST_HEADERS,
         follow_redirects=False,
     )
 
