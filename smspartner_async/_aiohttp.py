@@ -9,7 +9,12 @@ unchanged. Compared with the ``httpx-aiohttp`` package it:
   httpx's per-chunk streaming machinery never runs — about half of httpx's cost per request;
 - maps aiohttp's failures to the httpx exception that tells truthfully whether the request may
   have left (``httpx-aiohttp`` reports a server hanging up mid-answer as ``ConnectTimeout``,
-  which would read as "never sent" and invite a blind retry of a payment).
+  which would read as "never sent" and invite a blind retry of a payment);
+- sends each request once: aiohttp sends a GET or DELETE again when a kept-alive connection
+  drops under it, and a delete the server applied would then come back ``NotFoundError``. A
+  client middleware (:func:`_send_once`) turns that failure into one aiohttp does not retry;
+- never sends on a pooled connection that received bytes while idle (:class:`_Connector`):
+  aiohttp would hand them to the next request as its answer.
 
 Only ``aiohttp`` is imported here; ``_transport.py`` imports this module only when the extra is
 installed and the running loop is asyncio.
@@ -22,6 +27,9 @@ from datetime import timedelta
 
 import aiohttp
 import httpx
+from aiohttp.tracing import Trace
+
+from ._transport import SENDING, check_uncompressed, read_capped
 
 __all__ = ["AiohttpTransport"]
 
@@ -37,13 +45,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def __init__(self, limits: httpx.Limits, *, proxy: str | None = None) -> None:
         self._limits = limits
         self._proxy = proxy
+        # Built here, not with the session: loading the CA roots takes a while, and the first
+        # request's deadline should not pay for it.
+        self._ssl = httpx.create_ssl_context()
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(
+        connector = _Connector(
             limit=self._limits.max_connections or 0,
             keepalive_timeout=self._limits.keepalive_expiry or 5.0,
-            ssl=httpx.create_ssl_context(),
+            ssl=self._ssl,
         )
         # httpx has already set every header it sends; aiohttp must not add its own.
         self._session = aiohttp.ClientSession(
@@ -53,10 +64,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,  # httpx decodes Content-Encoding itself
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+            middlewares=(_send_once,),
         )
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        SENDING.set(False)
         session = self._session or self._open()
         timeout = request.extensions.get("timeout", {})
         body = await request.aread()  # already in memory for our requests: no I/O
@@ -76,7 +89,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     sock_read=timeout.get("read"),
                 ),
             ) as answer:
-                content = await answer.read()
+                headers = httpx.Headers(answer.raw_headers)
+                check_uncompressed(headers, request)
+                content = await read_capped(
+                    answer.content.iter_any(), headers.get("Content-Length"), request
+                )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _mapped(exc, request) from exc
         extensions: dict[str, object] = {"http_version": b"HTTP/1.1"}
@@ -84,7 +101,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             extensions["reason_phrase"] = answer.reason.encode("latin-1", "replace")
         response = httpx.Response(
             answer.status,
-            headers=answer.raw_headers,
+            headers=headers,
             content=content,  # read here: httpx's async chunk iteration never runs
             request=request,
             extensions=extensions,
@@ -97,6 +114,46 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class _Connector(aiohttp.TCPConnector):
+    """A TCP connector that hands out no connection holding bytes nobody asked for.
+
+    aiohttp parses whatever arrives on an idle pooled connection and queues it as the answer
+    of the next request sent there. It also marks the attempt as possibly sent once a
+    connection is handed out: the request is written right after.
+    """
+
+    async def connect(
+        self,
+        req: aiohttp.ClientRequest,
+        traces: list[Trace],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 - aiohttp's signature
+    ) -> aiohttp.connector.Connection:
+        while True:
+            connection = await super().connect(req, traces, timeout)
+            protocol = connection.protocol
+            if protocol is None or not protocol.should_close:
+                SENDING.set(True)
+                return connection
+            connection.close()  # bytes came in while it was idle: never reuse it
+
+
+class _SentOnceError(aiohttp.ClientConnectionError):
+    """The connection failed once the request may have left; not one aiohttp sends again."""
+
+
+async def _send_once(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """Raise the failures aiohttp would answer by sending a GET or DELETE a second time as one
+    it does not: retrying is the request pipeline's decision alone."""
+    try:
+        return await handler(request)
+    except aiohttp.ClientConnectorError:
+        raise  # could not connect: nothing was sent, and aiohttp does not retry it
+    except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
+        raise _SentOnceError(str(exc) or type(exc).__name__) from exc
 
 
 def _mapped(exc: BaseException, request: httpx.Request) -> httpx.TransportError:

@@ -53,6 +53,7 @@ from ._subaccounts import AsyncSubaccounts
 from ._tracing import Tracing
 from ._transport import (
     REQUEST_HEADERS,
+    SENDING,
     environment_proxy,
     make_http_client,
     read_body,
@@ -129,9 +130,15 @@ class AsyncSMSPartner:
             print(sub.email, sub.credits.balance)
     ```
 
-    ``api_key``: the account's key; ``None`` reads ``SMSPARTNER_API_KEY``. ``timeout``: seconds
-    (connect capped at 5 s) or an ``httpx.Timeout``, applied to every request; ``None``: 10 s,
-    or, with ``http_client``, that client's own timeout. ``retry``: the [`RetryPolicy`][].
+    ``api_key``: the account's key; ``None`` reads ``SMSPARTNER_API_KEY``. ``timeout``: the
+    deadline of each attempt in seconds: connecting (capped at 5 s), sending and reading the
+    whole answer must all be done within it, however slowly the answer trickles in. With an
+    ``httpx.Timeout``, each value bounds its own step and the largest is the attempt's
+    deadline; ``None``: 10 s, or, with ``http_client``, that client's own timeout. A whole
+    call takes at most ``retry.max_attempts`` deadlines plus the waits between attempts (each
+    at most ``retry.max_delay``, or a server's ``Retry-After`` of up to 60 s, or what
+    ``on_retry`` returns), plus any wait for a connection slot (``max_connections``). Answers
+    are read to at most 4 MiB. ``retry``: the [`RetryPolicy`][].
     ``http_client``: your own ``httpx.AsyncClient``, used as given (its timeout too, unless you
     pass ``timeout=``) and never closed by us. ``transport``: an ``httpx.AsyncBaseTransport``
     for the client's own ``httpx.AsyncClient`` (tests use ``httpx.MockTransport`` or the
@@ -191,6 +198,7 @@ class AsyncSMSPartner:
             # A caller's client is used as given, its timeout included.
             timeout = http_client.timeout if http_client is not None else DEFAULT_TIMEOUT
         self._timeout = _as_timeout(timeout)
+        self._deadline = _attempt_deadline(self._timeout)
         self._retry = retry if retry is not None else RetryPolicy()
         self._max_connections = check_positive_int(max_connections, field="max_connections")
         self._pacer = Pacer(
@@ -431,16 +439,12 @@ class AsyncSMSPartner:
             limiter.release()
             return _Failure(self._foreign_error(exc, endpoint, "could not be built"), False)
         try:
-            response = await http.send(outgoing, stream=True)
-            try:
-                content = await read_body(response)
-            finally:
-                await response.aclose()
+            exchanged = await self._exchange(http, outgoing)
         except httpx.TransportError as exc:
             _log_attempt(endpoint, attempt, type(exc).__name__, started)
             return _Failure(
                 self._connection_error(exc, endpoint),
-                may_have_acted=not request_not_sent(exc),
+                may_have_acted=not (request_not_sent(exc) or SENDING.get() is False),
             )
         except Exception as exc:  # see _foreign_error
             # Past this point the request may have left: a decoder or a caller's response hook
@@ -449,6 +453,15 @@ class AsyncSMSPartner:
             return _Failure(self._foreign_error(exc, endpoint, "failed"), may_have_acted=True)
         finally:
             limiter.release()
+        if exchanged is None:
+            _log_attempt(endpoint, attempt, "deadline", started)
+            late = APITimeoutError(
+                f"{endpoint.path}: no complete answer within {self._deadline:g} s",
+                endpoint=endpoint.path,
+            )
+            # Our transports say whether a byte of the request has left; others do not.
+            return _Failure(late, may_have_acted=SENDING.get() is not False)
+        response, content = exchanged
         self._tracing.answered(response.status_code)
         try:
             result = self._read_answer(endpoint, response, content, decode)
@@ -458,6 +471,24 @@ class AsyncSMSPartner:
             outcome = "ok" if not isinstance(result, _Failure) else type(result.error).__name__
             _log_attempt(endpoint, attempt, f"HTTP {response.status_code} {outcome}", started)
         return result
+
+    async def _exchange(
+        self, http: httpx.AsyncClient, request: httpx.Request
+    ) -> tuple[httpx.Response, bytes] | None:
+        """Send ``request`` and read its answer whole, or None once the attempt's deadline passed.
+
+        The deadline covers connect, send and the whole answer: a server dripping its answer
+        byte by byte would otherwise hold the call as long as each byte comes within the
+        per-read timeout.
+        """
+        SENDING.set(None)
+        with anyio.move_on_after(self._deadline):
+            response = await http.send(request, stream=True)
+            try:
+                return response, await read_body(response)
+            finally:
+                await response.aclose()
+        return None
 
     def _foreign_error(self, exc: Exception, endpoint: Endpoint, what: str) -> SMSPartnerError:
         """A library error for an exception from below the pipeline that is not a network one.
@@ -619,6 +650,14 @@ def _as_timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
     if isinstance(timeout, httpx.Timeout):
         return timeout
     return httpx.Timeout(timeout, connect=min(5.0, timeout))
+
+
+def _attempt_deadline(timeout: httpx.Timeout) -> float | None:
+    """An attempt's deadline: the largest of the timeout's values (None if it has none)."""
+    values = [
+        t for t in (timeout.connect, timeout.read, timeout.write, timeout.pool) if t is not None
+    ]
+    return max(values) if values else None
 
 
 def _check_base_url(base_url: str, *, field: str = "base_url") -> str:

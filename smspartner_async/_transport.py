@@ -3,7 +3,12 @@
 On asyncio with the ``aiohttp`` extra installed, the client sends through an aiohttp-backed
 httpx transport: httpx 0.28's own pool assigns queued requests in quadratic time
 (encode/httpx#3215) and is several times slower at 100 requests in flight. Under trio, or
-without the extra, httpx's own transport is used.
+without the extra, httpx's own HTTP stack (httpcore) is used, under a network layer of ours
+(``_httpcore.py``).
+
+Either way each request is sent once (no layer below the pipeline retries), an answer is only
+ever taken from bytes that came after its request, idle connections are dropped after
+:data:`KEEPALIVE_EXPIRY`, and an answer is read to at most :data:`MAX_ANSWER_BYTES`.
 
 Both transports go through the same proxy: the one passed as ``proxy=``, else the one the
 standard environment names for the API's URL (``HTTPS_PROXY`` or ``HTTP_PROXY`` by its scheme,
@@ -18,15 +23,19 @@ from __future__ import annotations
 
 import urllib.request
 from collections.abc import AsyncIterable, AsyncIterator
+from contextvars import ContextVar
 
 import httpx
 
 from ._version import __version__
 
 __all__ = [
+    "KEEPALIVE_EXPIRY",
     "MAX_ANSWER_BYTES",
     "REQUEST_HEADERS",
+    "SENDING",
     "USER_AGENT",
+    "check_uncompressed",
     "current_backend",
     "environment_proxy",
     "make_http_client",
@@ -41,6 +50,16 @@ USER_AGENT = f"smspartner-async/{__version__}"
 #: The largest answer read, in bytes. The API's answers are a few KB (a 20-row page is
 #: about 6 KB); past this the answer is dropped unread and the call fails with DecodeError.
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
+
+#: Seconds an idle connection is kept for reuse: well below the 5 s after which common servers
+#: (Apache, uvicorn, Node) close theirs, so a request never goes out on a connection the server
+#: is closing at that moment (a write would then end unknown).
+KEEPALIVE_EXPIRY = 2.0
+
+#: What the current attempt's transport knows of its request: ``None``, it does not say (a
+#: transport not ours); ``False``, not a byte of it has left; ``True``, it may have. Our
+#: transports set it in the calling task; the pipeline reads it when an attempt runs out of time.
+SENDING: ContextVar[bool | None] = ContextVar("smspartner_async_sending", default=None)
 
 #: Headers of every request. Answers come uncompressed: a compressed answer could inflate
 #: far past MAX_ANSWER_BYTES from a few kilobytes on the wire.
@@ -71,12 +90,7 @@ async def read_body(response: httpx.Response) -> bytes:
     Raises ``httpx.DecodingError`` for an answer that is compressed (we ask for none) or larger
     than :data:`MAX_ANSWER_BYTES`; the caller closes the response.
     """
-    encoding = response.headers.get("Content-Encoding")
-    if encoding is not None and encoding.strip().lower() not in ("", "identity"):
-        raise httpx.DecodingError(
-            f"the answer is compressed ({encoding[:40]!r}) though none was asked for",
-            request=response.request,
-        )
+    check_uncompressed(response.headers, response.request)
     if response.is_stream_consumed:  # the transport read it already (ours do, capped)
         content = response.content
         if len(content) > MAX_ANSWER_BYTES:
@@ -85,6 +99,16 @@ async def read_body(response: httpx.Response) -> bytes:
     return await read_capped(
         response.aiter_raw(), response.headers.get("Content-Length"), response.request
     )
+
+
+def check_uncompressed(headers: httpx.Headers, request: httpx.Request) -> None:
+    """Raise ``httpx.DecodingError`` for an answer with a ``Content-Encoding`` (we ask for none)."""
+    encoding = headers.get("Content-Encoding")
+    if encoding is not None and encoding.strip().lower() not in ("", "identity"):
+        raise httpx.DecodingError(
+            f"the answer is compressed ({encoding[:40]!r}) though none was asked for",
+            request=request,
+        )
 
 
 async def read_capped(
@@ -217,13 +241,20 @@ def _default_transport(max_connections: int, proxy: str | None) -> httpx.AsyncBa
         max_connections=max_connections,
         # More keep-alive slots than this make httpx's pool slower, not faster (httpx#3215).
         max_keepalive_connections=min(20, max_connections),
+        keepalive_expiry=KEEPALIVE_EXPIRY,
     )
     if current_backend() == "asyncio":
         try:
             return _aiohttp_transport(limits, proxy)
         except ImportError:
             pass
-    return httpx.AsyncHTTPTransport(limits=limits, retries=0, proxy=proxy)
+    if proxy is not None:
+        # Through a proxy, httpx's own transport: the guard against stale answers
+        # (_httpcore.py) covers direct connections only.
+        return httpx.AsyncHTTPTransport(limits=limits, retries=0, proxy=proxy)
+    from ._httpcore import HttpcoreTransport  # noqa: PLC0415 - imports this module
+
+    return HttpcoreTransport(limits)
 
 
 def _aiohttp_transport(limits: httpx.Limits, proxy: str | None) -> httpx.AsyncBaseTransport:

@@ -19,6 +19,7 @@ KEYS = {"bench", "ours", "baseline", "ratio"}
 SCRIPTS = [
     "bench_bulk.py",
     "bench_journal.py",
+    "bench_keepalive.py",
     "bench_overhead.py",
     "bench_paging.py",
     "bench_scaling.py",

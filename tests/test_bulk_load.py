@@ -64,8 +64,8 @@ async def test_many_concurrent_calls_share_one_client(
             retry=sp.RetryPolicy(max_attempts=1),
         ) as client,
     ):
-        # The pool under test: aiohttp's on asyncio (the extra is installed), httpx's on trio.
-        pool = "AiohttpTransport" if anyio_backend == "asyncio" else "AsyncHTTPTransport"
+        # The pool under test: aiohttp's on asyncio (the extra is installed), httpcore's on trio.
+        pool = "AiohttpTransport" if anyio_backend == "asyncio" else "HttpcoreTransport"
         transport = client._http._transport  # type: ignore[union-attr]
         assert pool in {cls.__name__ for cls in type(transport).__mro__}
         async with anyio.create_task_group() as tg:
