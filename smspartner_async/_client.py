@@ -73,6 +73,9 @@ BASE_URL_ENV = "SMSPARTNER_BASE_URL"
 DEFAULT_TIMEOUT = 10.0
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _BODY_EXCERPT = 500
+#: What an error keeps of a server's message, and of its list of per-field details.
+_MAX_TEXT = 1000
+_MAX_DETAILS = 50
 #: ``success`` missing from an answer (``None`` is a value a server may send), or unknowable.
 _ABSENT = object()
 _UNREADABLE = object()
@@ -601,7 +604,7 @@ class AsyncSMSPartner:
         cls = error_class_for(
             endpoint.path, code, status, api_answer=api_answer, validation_list=listed is not None
         )
-        details = _details(listed, self._redact)
+        details = _details(listed, self._bounded)
         said = body.get("message") if body is not None else None
         if not isinstance(said, str) or not said:
             said = "; ".join(
@@ -615,7 +618,7 @@ class AsyncSMSPartner:
         else:
             message = said or f"the server answered HTTP {status}"
         return cls(
-            self._redact(message),
+            self._bounded(message),
             code=code if api_answer else None,
             status_code=status,
             endpoint=endpoint.path,
@@ -624,6 +627,11 @@ class AsyncSMSPartner:
 
     def _redact(self, text: str) -> str:
         return redact(text, self._api_key.reveal())
+
+    def _bounded(self, text: str) -> str:
+        """A server's text as an error keeps it: key masked, then cut to a readable length."""
+        text = self._redact(text)
+        return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
 
     def _excerpt(self, content: bytes) -> str:
         return self._redact(content[:_BODY_EXCERPT].decode("utf-8", "replace"))
@@ -737,18 +745,19 @@ def _validation_list(body: Mapping[str, object]) -> list[object] | None:
 
 
 def _details(value: object, redact: Callable[[str], str]) -> tuple[ErrorDetail, ...]:
-    """The ``[{elementId, message}]`` list of a validation answer, keys masked."""
+    """The ``[{elementId, message}]`` list of a validation answer through ``redact`` (which masks
+    keys and bounds lengths), at most ``_MAX_DETAILS`` entries."""
     if not isinstance(value, list):
         return ()
     details: list[ErrorDetail] = []
-    for item in cast("list[object]", value):
+    for item in cast("list[object]", value)[:_MAX_DETAILS]:
         if isinstance(item, dict):
             item = cast("dict[str, object]", item)
             element = item.get("elementId")
             message = item.get("message")
             details.append(
                 ErrorDetail(
-                    element_id=element if isinstance(element, str) else None,
+                    element_id=redact(element) if isinstance(element, str) else None,
                     message=redact(message if isinstance(message, str) else repr(message)),
                 )
             )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 
 import anyio
 import httpx
@@ -287,3 +288,75 @@ def test_any_answer_to_a_write_is_an_outcome_never_a_false_refusal(
         assert not claims_applied(status, body)
     if isinstance(outcome, sp.SMSPartnerError):
         assert CANARY not in f"{outcome}{outcome!r}"
+
+
+@pytest.mark.anyio
+async def test_a_callers_client_that_cannot_build_the_request_sends_nothing() -> None:
+    class Broken(httpx.AsyncClient):
+        def build_request(self, *args: object, **kwargs: object) -> httpx.Request:
+            raise RuntimeError("no")
+
+    server = Server(always(httpx.Response(200)))
+    async with Broken(transport=server.transport()) as http:
+        client = sp.AsyncSMSPartner(api_key=CANARY, base_url=BASE_URL, http_client=http)
+        with pytest.raises(sp.SMSPartnerError) as info:
+            await client.subaccounts.add_credit("tok1", "25")
+    assert type(info.value) is sp.SMSPartnerError  # not unknown: nothing left
+    assert server.count == 0
+
+
+@pytest.mark.anyio
+async def test_a_callers_own_transport_is_read_to_the_size_limit_too(anyio_backend: str) -> None:
+    def endless(exchange: Exchange) -> None:
+        exchange.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n%s\r\n" % (65536, b"x" * 65536)
+        while True:
+            exchange.send(chunk)
+
+    with raw_server(endless) as server:
+        async with httpx.AsyncClient() as http:
+            client = sp.AsyncSMSPartner(api_key=CANARY, base_url=server.url, http_client=http)
+            with anyio.fail_after(60), pytest.raises(sp.DecodeError) as info:
+                await client.account()
+    assert "larger than" in str(info.value)
+
+
+@pytest.mark.anyio
+async def test_a_callers_own_transport_reads_a_plain_answer(anyio_backend: str) -> None:
+    def answer(exchange: Exchange) -> None:
+        exchange.send(response(success_body()))
+
+    with raw_server(answer) as server:
+        async with httpx.AsyncClient() as http:
+            client = sp.AsyncSMSPartner(api_key=CANARY, base_url=server.url, http_client=http)
+            info = await client.account()
+    assert info.balance == Decimal("10225.119")
+    assert server.requests[0].head.lower().count(b"accept-encoding: identity") == 1
+
+
+# -- bounded errors -----------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_huge_server_message_is_kept_bounded() -> None:
+    refusal = {"success": False, "code": 6, "message": "x" * 1_000_000}
+    server = Server(always(httpx.Response(400, json=refusal)))
+    async with server.client() as client:
+        with pytest.raises(sp.APIError) as info:
+            await client.subaccounts.add_credit("tok1", "25")
+    assert 100 < len(info.value.message) <= 1000
+    assert len(str(info.value)) < 1100
+
+
+@pytest.mark.anyio
+async def test_a_huge_list_of_details_is_kept_bounded() -> None:
+    errors = [{"elementId": "e" * 3000, "message": "m" * 3000} for _ in range(500)]
+    refusal = {"success": False, "code": 9, "error": errors}
+    server = Server(always(httpx.Response(400, json=refusal)))
+    async with server.client() as client:
+        with pytest.raises(sp.APIError) as info:
+            await client.subaccounts.add_credit("tok1", "25")
+    details = info.value.details
+    assert 0 < len(details) <= 50
+    assert all(len(d.message) <= 1000 and len(d.element_id or "") <= 1000 for d in details)
+    assert len(info.value.message) <= 1000
