@@ -117,21 +117,42 @@ def _structure_int(value: object, _: object) -> int:
     raise TypeError(f"expected an integer, got {type(value).__name__}")
 
 
+#: Bounds on an amount of money read from an answer: at most this many characters or digits,
+#: and an adjusted exponent from -30 to 15 (under 10**16 euros). ``1e999999`` or a number of
+#: thousands of digits is valid JSON, but no balance: it is a DecodeError, not a Decimal that
+#: would overflow or crawl through every later sum.
+_MAX_MONEY_DIGITS = 50
+_MIN_MONEY_ADJUSTED = -30
+_MAX_MONEY_ADJUSTED = 15
+
+
+def _money_in_range(number: Decimal) -> bool:
+    """Finite, within the magnitude bounds; the digit count is the caller's to check."""
+    return number.is_finite() and _MIN_MONEY_ADJUSTED <= number.adjusted() <= _MAX_MONEY_ADJUSTED
+
+
 def _structure_decimal(value: object, _: object) -> Decimal:
     # Balances come as strings ("0.800"), credit answers as JSON numbers (already Decimal).
     if type(value) is str:
+        if len(value) > _MAX_MONEY_DIGITS:
+            raise ValueError(f"not an amount: more than {_MAX_MONEY_DIGITS} characters")
         try:
             number = Decimal(value)
         except InvalidOperation:
-            raise ValueError(f"not a decimal number: {value[:40]!r}") from None
+            raise ValueError(f"not a decimal number: {value!r}") from None
     elif isinstance(value, Decimal):
         number = value
     elif type(value) is int:
-        return Decimal(value)
+        number = Decimal(value)
     else:
         raise TypeError(f"expected a decimal number, got {type(value).__name__}")
     if not number.is_finite():
         raise ValueError("not a finite number")
+    if not _money_in_range(number) or len(number.as_tuple().digits) > _MAX_MONEY_DIGITS:
+        raise ValueError(
+            f"not an amount: outside 1e{_MIN_MONEY_ADJUSTED}..1e{_MAX_MONEY_ADJUSTED + 1} "
+            f"or more than {_MAX_MONEY_DIGITS} digits"
+        )
     return number
 
 
@@ -297,12 +318,17 @@ _set_balance, _set_currency = _slot_setters(Credits, "balance", "currency")
 
 
 def _quick_decimal(value: object) -> Decimal:
-    if type(value) is str:
-        value = Decimal(value)
+    # A list balance is a short string, bounded in digits by its length.
+    if type(value) is str and len(value) <= _MAX_MONEY_DIGITS:
+        number = Decimal(value)
+    elif type(value) is Decimal and len(value.as_tuple().digits) <= _MAX_MONEY_DIGITS:
+        number = value
     elif type(value) is int:
-        return Decimal(value)
-    if type(value) is Decimal and value.is_finite():
-        return value
+        number = Decimal(value)
+    else:
+        raise TypeError("not a plain decimal")
+    if _money_in_range(number):
+        return number
     raise TypeError("not a plain decimal")
 
 

@@ -8,7 +8,8 @@ refused rather than rounded: rounding someone's money is not ours to decide.
 
 from __future__ import annotations
 
-from decimal import MIN_EMIN, Decimal, InvalidOperation, localcontext
+import re
+from decimal import MIN_EMIN, Decimal, localcontext
 from typing import TypeAlias
 
 from ._errors import ValidationError
@@ -18,9 +19,10 @@ __all__ = ["Amount", "format_money", "parse_amount", "to_wire"]
 Amount: TypeAlias = Decimal | int | str | float
 """What callers may pass wherever an amount of euros is expected.
 
-A ``float`` is read through its ``repr`` (``0.1`` means ``Decimal("0.1")``). Zero, negatives,
-NaN, infinities and more than 3 decimal places raise [`ValidationError`][] before anything is
-sent:
+A ``float`` is read through its ``repr`` (``0.1`` means ``Decimal("0.1")``); a ``str`` must be
+plain ASCII digits with an optional point (``"2.5"``; not ``"1e3"``, ``"1_000"`` or other
+scripts' digits). Zero, negatives, NaN, infinities and more than 3 decimal places raise
+[`ValidationError`][] before anything is sent:
 
 ```python
 await client.subaccounts.add_credit(token, Decimal("2.5"))   # or 2.5, "2.5", or 3
@@ -28,6 +30,9 @@ await client.subaccounts.add_credit(token, Decimal("2.5"))   # or 2.5, "2.5", or
 """
 
 PLACES = 3
+#: An amount written as text: ASCII digits, an optional point, spaces around allowed. A sign is
+#: let through only to be refused with "must be greater than 0"; places are checked later.
+_PLAIN = re.compile(r"[ \t]*([-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))[ \t]*", re.ASCII)
 # No euro amount needs more than 15 integer digits; the bound keeps every amount exactly
 # representable in the default 28-digit decimal context.
 _MAX_ADJUSTED_EXPONENT = 14
@@ -48,7 +53,8 @@ def parse_amount(value: object, *, field: str = "amount") -> Decimal:
     ```
 
     Raises [`ValidationError`][] (naming ``field``) for anything else: bools, NaN,
-    infinities, zero, negatives, more than 3 decimal places, unparsable text, other types.
+    infinities, zero, negatives, more than 3 decimal places, text that is not plain ASCII
+    digits with an optional point (exponents, underscores, other scripts' digits), other types.
     Every method that takes an amount applies it; call it yourself to check input early (a
     CSV file, a form) with the library's own rules.
     """
@@ -59,9 +65,9 @@ def parse_amount(value: object, *, field: str = "amount") -> Decimal:
     elif isinstance(value, int):
         amount = Decimal(value)
     elif isinstance(value, float):
-        amount = _from_text(repr(value), field)
+        amount = Decimal(repr(value))  # a float's repr always parses (nan, inf: refused below)
     elif isinstance(value, str):
-        amount = _from_text(value.strip(), field)
+        amount = _from_text(value, field)
     else:
         raise ValidationError(
             f"{field} must be a Decimal, int or str, not {type(value).__name__}", field=field
@@ -88,10 +94,16 @@ def parse_amount(value: object, *, field: str = "amount") -> Decimal:
 
 
 def _from_text(text: str, field: str) -> Decimal:
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise ValidationError(f"{field} is not a number: {text!r}", field=field) from None
+    # Decimal() alone takes far more than people mean: "1e3", "1_000", "NaN", Arabic-Indic or
+    # fullwidth digits. Money written as text is plain ASCII digits and at most one point.
+    match = _PLAIN.fullmatch(text)
+    if match is None:
+        raise ValidationError(
+            f"{field} must be written as plain digits with an optional point and at most "
+            f"{PLACES} decimals (like 25 or 2.5), got {text!r}",
+            field=field,
+        )
+    return Decimal(match[1])
 
 
 def to_wire(amount: Decimal) -> str:

@@ -31,10 +31,12 @@ from anyio.abc import TaskGroup
 
 from ._models import Subaccount, SubaccountPage
 
-__all__ = ["PER_PAGE", "SubaccountPaginator"]
+__all__ = ["MAX_PAGE", "PER_PAGE", "SubaccountPaginator"]
 
 #: Rows per page of ``subaccount/list`` (the API's fixed page size).
 PER_PAGE = 20
+#: The highest page number ``list_page`` asks for: 20 million rows, past any real account.
+MAX_PAGE = 1_000_000
 
 FetchPage = Callable[[int], Awaitable[SubaccountPage]]
 

@@ -15,7 +15,7 @@ from ._errors import NotFoundError, RouteNotFoundError
 from ._journal import BulkJournal, Snapshot
 from ._models import CreatedSubaccount, CreditTransfer, SubaccountPage, SubaccountType
 from ._money import Amount, parse_amount, to_wire
-from ._pagination import SubaccountPaginator
+from ._pagination import MAX_PAGE, SubaccountPaginator
 from ._validation import (
     check_bool,
     check_email,
@@ -106,12 +106,14 @@ class AsyncSubaccounts:
     async def list_page(self, page: int = 1) -> SubaccountPage:
         """One page of sub-accounts (20 rows a page), with the ``total`` across all pages.
 
+        ``page`` is an ``int`` from 1 to 1,000,000 (20 million rows: past any real account).
+
         ```python
         page = await client.subaccounts.list_page(2)
         print(page.total, [sub.email for sub in page.items])
         ```
         """
-        number = check_positive_int(page, field="page")
+        number = check_positive_int(page, field="page", most=MAX_PAGE)
         return await self._request(LIST, {"page": number}, decode_page)
 
     def list(self, *, prefetch: int = 4) -> SubaccountPaginator:

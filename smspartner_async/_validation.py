@@ -20,6 +20,9 @@ __all__ = [
 # Deliberately loose: one @, something on each side, a dot in the domain, no spaces. The server
 # has the last word; this only stops the obvious mistakes before they cost a round trip.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+#: Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: refused in
+#: every text field, where they could split a header, a CSV line or a terminal line.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _TYPES: tuple[SubaccountType, ...] = ("simple", "advanced")
 _MAX_TEXT = 255
 
@@ -47,18 +50,29 @@ def check_token(value: object, *, field: str = "token") -> str:
 
 
 def check_email(value: object, *, field: str = "email") -> str:
-    """An e-mail address that at least looks like one."""
-    if not isinstance(value, str) or not _EMAIL.fullmatch(value) or len(value) > _MAX_TEXT:
+    """An e-mail address that at least looks like one, without control characters."""
+    if (
+        not isinstance(value, str)
+        or not _EMAIL.fullmatch(value)
+        or len(value) > _MAX_TEXT
+        or _CONTROL.search(value)
+    ):
         raise ValidationError(f"{field} must be an e-mail address, got {value!r}", field=field)
     return value
 
 
 def check_text(value: object, *, field: str) -> str:
-    """A short free-text field (title, names)."""
+    """A short free-text field (title, names), without control characters."""
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{field} must be a non-empty string, got {value!r}", field=field)
     if len(value) > _MAX_TEXT:
         raise ValidationError(f"{field} is longer than {_MAX_TEXT} characters", field=field)
+    if _CONTROL.search(value):
+        raise ValidationError(
+            f"{field} must not contain control characters (line breaks, tabs, NUL...), "
+            f"got {value!r}",
+            field=field,
+        )
     return value
 
 
@@ -69,8 +83,18 @@ def check_bool(value: object, *, field: str) -> bool:
     return value
 
 
-def check_positive_int(value: object, *, field: str) -> int:
-    """An ``int`` of at least 1 (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(f"{field} must be an integer >= 1, got {value!r}", field=field)
+def check_positive_int(value: object, *, field: str, most: int | None = None) -> int:
+    """An ``int`` of at least 1 (bools refused), and at most ``most`` if given."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < 1
+        or (most is not None and value > most)
+    ):
+        bounds = ">= 1" if most is None else f"from 1 to {most}"
+        # An int past 4300 digits cannot even be printed (int -> str is capped): show its size.
+        shown = repr(value)
+        if isinstance(value, int) and value.bit_length() > 64:
+            shown = f"an integer of {value.bit_length()} bits"
+        raise ValidationError(f"{field} must be an integer {bounds}, got {shown}", field=field)
     return value

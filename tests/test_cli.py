@@ -444,7 +444,7 @@ def test_main_bulk_outcomes(
         ("tok,1,extra\n", "line 1: expected token,amount"),
         (",1\n", "line 1: expected token,amount"),
         ("tok,-1\n", "line 1: amount must be greater than 0, got '-1'"),
-        ("tok,1\ntok,NaN\n", "line 2: amount must be a finite number, got 'NaN'"),
+        ("tok,1\ntok,NaN\n", "line 2: amount must be written as plain digits"),
         ("tok,0.0001\n", "line 1: amount has more than 3 decimal places: '0.0001'"),
     ],
 )

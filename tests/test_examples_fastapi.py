@@ -157,7 +157,7 @@ async def test_one_page() -> None:
     assert refused.status_code == 422
     assert refused.json()["error"] == {
         "type": "ValidationError",
-        "message": "page must be an integer >= 1, got 0",
+        "message": "page must be an integer from 1 to 1000000, got 0",
         "field": "page",
     }
     assert len(emulator.requests) == 1  # the refused page never left

@@ -9,6 +9,7 @@ Async bodies run through ``anyio.run`` on each backend in turn.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -354,10 +355,10 @@ def _expected_value(value: object) -> Decimal | None:
     if isinstance(value, float):
         return Decimal(repr(value))
     if isinstance(value, str):
-        try:
-            return Decimal(value.strip())
-        except ArithmeticError:
-            return None
+        # Text: ASCII digits and at most one point (a sign, to be refused as not positive),
+        # spaces or tabs around; no exponent, underscore or other scripts' digits.
+        plain = re.fullmatch(r"[ \t]*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))[ \t]*", value)
+        return Decimal(plain[1]) if plain else None
     return None
 
 

@@ -50,7 +50,10 @@ ACCEPTED = [
     ("100", "100"),
     ("2.5", "2.5"),
     (" 7.125 ", "7.125"),
-    ("1e2", "100"),
+    ("\t5\t", "5"),
+    (".5", "0.5"),
+    ("5.", "5"),
+    ("5.0000", "5"),
     (0.1, "0.1"),  # through repr, not the binary fraction
     (2.675, "2.675"),
 ]
@@ -112,6 +115,16 @@ REFUSED = [
     pytest.param([5], id="list"),
     pytest.param(b"5", id="bytes"),
     pytest.param(complex(1, 0), id="complex"),
+    pytest.param("1e3", id="exponent"),
+    pytest.param("1E2", id="exponent-upper"),
+    pytest.param("1_000", id="underscore"),
+    pytest.param("\u0665", id="arabic-indic-five"),
+    pytest.param("\uff15", id="fullwidth-five"),
+    pytest.param("\u0968.5", id="devanagari-two"),
+    pytest.param("+-5", id="two-signs"),
+    pytest.param("5\n", id="newline"),
+    pytest.param(".", id="point-only"),
+    pytest.param("1" * 5000, id="thousands-of-digits"),
 ]
 
 
@@ -184,6 +197,58 @@ async def test_json_numbers_are_read_digit_for_digit(wire: bytes, expected: str)
         transfer = await client.subaccounts.remove_credit("tok", 1)
     assert str(transfer.account_balance) == expected
     assert transfer.subaccount_balance == Decimal(expected)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("text", ["1e3", "1_000", "\u0665", "\uff15"])
+async def test_a_refused_text_amount_shows_what_is_accepted(text: str) -> None:
+    with pytest.raises(sp.ValidationError) as info:
+        sp.parse_amount(text)
+    assert str(info.value) == (
+        "amount must be written as plain digits with an optional point and at most 3 decimals "
+        f"(like 25 or 2.5), got {text!r}"
+    )
+
+
+ABSURD = [
+    pytest.param("1e999999", id="huge-exponent"),
+    pytest.param("1e-999999", id="tiny-exponent"),
+    pytest.param("0E-999999", id="zero-tiny-exponent"),
+    pytest.param("1" * 3000, id="thousands-of-digits"),
+    pytest.param("0." + "1" * 3000, id="thousands-of-decimals"),
+    pytest.param("1e16", id="past-a-quadrillion"),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("balance", ABSURD)
+async def test_an_absurd_string_balance_is_a_decode_error(balance: str) -> None:
+    server = Server(lambda r: _one_row(balance))
+    async with server.client() as client:
+        with pytest.raises(sp.DecodeError) as info:
+            await client.subaccounts.list_page()
+    assert "$.data[0].credits.balance" in str(info.value)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("number", ABSURD)
+async def test_an_absurd_json_number_balance_is_a_decode_error(number: str) -> None:
+    content = b'{"success":true,"code":200,"credit":%s,"subaccountCredit":1.5,"currency":"EUR"}'
+    server = Server(lambda r: httpx.Response(200, content=content % number.encode()))
+    async with server.client() as client:
+        with pytest.raises(sp.OutcomeUnknownError) as info:
+            await client.subaccounts.add_credit("tok", 1)
+    assert isinstance(info.value.__cause__, sp.DecodeError)
+    assert "$.credit" in str(info.value.__cause__)
+
+
+@pytest.mark.anyio
+async def test_an_absurd_account_balance_is_a_decode_error() -> None:
+    answer = {"user": {"username": "u"}, "credits": {"balance": "1e999999", "currency": "EUR"}}
+    server = Server(lambda r: ok(**answer))
+    async with server.client() as client:
+        with pytest.raises(sp.DecodeError):
+            await client.account()
 
 
 @pytest.mark.anyio

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from _support import CANARY, Server, answer_for, body_of
+from _support import CANARY, Server, answer_for, body_of, page_answer
 
 import smspartner_async as sp
 
@@ -65,6 +65,11 @@ async def test_advanced_needs_is_buyer() -> None:
         "user@exa mple.com",
         "user@example.",
         "user@example.com\n",
+        "us\x00er@example.com",
+        "us\x01er@example.com",
+        "user@exam\x7fple.com",
+        "user@example.com\x85",
+        "user\u2028x@example.com",
         "x" * 250 + "@example.com",
         5,
         b"a@b.fr",
@@ -87,9 +92,24 @@ async def test_is_buyer_must_be_a_bool(value: object) -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("field", ["title", "firstname", "lastname"])
-@pytest.mark.parametrize("value", ["", "   ", 5, "x" * 256])
+@pytest.mark.parametrize(
+    "value",
+    ["", "   ", 5, "x" * 256, "Ada\r\nX-Injected: 1", "Ada\n", "Ada\x00", "A\tda", "\x1b[2J"],
+)
 async def test_free_text_fields(field: str, value: object) -> None:
-    await refused(field, lambda c: c.subaccounts.create("simple", **{field: value}))
+    error = await refused(field, lambda c: c.subaccounts.create("simple", **{field: value}))
+    if isinstance(value, str) and value.strip() and len(value) < 256:
+        assert "control characters" in str(error)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("value", ["Ada Lovelace", "Zoë d'Été", "李 小龍", "Mr."])
+async def test_free_text_fields_without_control_characters_are_sent(value: str) -> None:
+    server = Server(answer_for)
+    async with server.client() as client:
+        await client.subaccounts.create("simple", title=value, firstname=value, lastname=value)
+    parameters = body_of(server.requests[0])["parameters"]
+    assert parameters["title"] == parameters["firstname"] == parameters["lastname"] == value
 
 
 @pytest.mark.anyio
@@ -128,9 +148,28 @@ BAD_COUNTS = [0, -1, True, False, "1", 1.0, 2.5, None]
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("page", BAD_COUNTS)
+@pytest.mark.parametrize(
+    "page",
+    [
+        *BAD_COUNTS,
+        1_000_001,
+        2**63,
+        pytest.param(10**5000, id="10**5000"),
+        pytest.param(-(10**5000), id="-10**5000"),
+    ],
+)
 async def test_list_page_number(page: object) -> None:
-    await refused("page", lambda c: c.subaccounts.list_page(page))
+    error = await refused("page", lambda c: c.subaccounts.list_page(page))
+    assert "page must be an integer from 1 to 1000000" in str(error)
+
+
+@pytest.mark.anyio
+async def test_the_last_page_number_allowed_is_sent() -> None:
+    server = Server(lambda r: page_answer([], total=0, page=1_000_000))
+    async with server.client() as client:
+        page = await client.subaccounts.list_page(1_000_000)
+    assert page.items == []
+    assert server.requests[0].url.params["page"] == "1000000"
 
 
 @pytest.mark.anyio
