@@ -15,8 +15,12 @@ Two ways to run the window:
   as soon as the reader takes a page, the next one is requested — in a task group that the
   ``async with`` owns and cancels on the way out.
 
-The walk ends however the server behaves: ``total`` only extends the walk when a full page
-brought rows not seen before, and an empty page ends it.
+The walk ends however the server behaves, after at most ``ceil(total / per_page)`` requests
+(``total`` and ``per_page`` of page 1, capped at page :data:`MAX_PAGE`) plus up to ``prefetch``
+already in flight: ``total`` only extends the walk when a full page brought rows not seen
+before; an empty page ends it; two pages in a row that bring no new row end it; and a page
+whose ``page`` is not the number asked for (a server that ignores ``?page=`` and answers page 1
+every time) raises :class:`DecodeError` when the reader reaches it, after the rows before it.
 """
 
 from __future__ import annotations
@@ -29,14 +33,18 @@ import anyio
 import attrs
 from anyio.abc import TaskGroup
 
+from ._endpoints import LIST
+from ._errors import DecodeError
 from ._models import Subaccount, SubaccountPage
 
-__all__ = ["MAX_PAGE", "PER_PAGE", "SubaccountPaginator"]
+__all__ = ["MAX_PAGE", "MAX_STALE_PAGES", "PER_PAGE", "SubaccountPaginator"]
 
 #: Rows per page of ``subaccount/list`` (the API's fixed page size).
 PER_PAGE = 20
 #: The highest page number ``list_page`` asks for: 20 million rows, past any real account.
 MAX_PAGE = 1_000_000
+#: Pages in a row that bring no row not seen before, after which the walk ends.
+MAX_STALE_PAGES = 2
 
 FetchPage = Callable[[int], Awaitable[SubaccountPage]]
 
@@ -61,6 +69,12 @@ class SubaccountPaginator:
 
     Each iteration walks the list afresh. Leaving the loop early (``break``, an exception, a
     timeout) leaves no request running.
+
+    The walk is bounded whatever the server answers: at most ``ceil(total / 20)`` requests
+    (``total`` of page 1, extended only by full pages of new rows, never past page 1,000,000)
+    plus up to ``prefetch`` in flight. Two pages in a row without a new row end it, as does an
+    empty page. A page that says it is not the page asked for (a server ignoring ``?page=``)
+    raises [`DecodeError`][] when the reader reaches it, after every row before it.
     """
 
     def __init__(self, fetch: Callable[[int], Awaitable[SubaccountPage]], *, prefetch: int) -> None:
@@ -131,6 +145,7 @@ class _PageWalker:
         self._ready: dict[int, SubaccountPage | Exception] = {}
         self._arrival = anyio.Event()
         self._seen: set[int] = set()
+        self._stale = 0  # pages in a row, in page order, that brought no new row
         self._done = False
 
     def __aiter__(self) -> _PageWalker:
@@ -152,6 +167,15 @@ class _PageWalker:
             if isinstance(outcome, Exception):
                 self._done = True
                 raise outcome
+            if outcome.page != number:
+                self._done = True
+                raise DecodeError(
+                    f"{LIST.path}: asked for page {number}, the answer is page {outcome.page}: "
+                    "the server does not follow the page number, so the list cannot be walked",
+                    status_code=200,
+                    endpoint=LIST.path,
+                    errors=[f"page {outcome.page}, not {number} @ $.page"],
+                )
             page = self._account_for(outcome)
             if self._background is not None:
                 self._top_up(self._background)  # the reader took a page: slide the window
@@ -166,7 +190,7 @@ class _PageWalker:
         if self._last is None:
             if page.per_page > 0:
                 self._per_page = page.per_page
-            self._last = max(1, _pages(page.total, self._per_page))
+            self._last = min(MAX_PAGE, max(1, _pages(page.total, self._per_page)))
         if not page.items:
             self._done = True  # past the end of the data, whatever total says
             return None
@@ -177,9 +201,13 @@ class _PageWalker:
                 fresh.append(row)
         if fresh and len(page.items) >= self._per_page and page.total > 0:
             # The list grew during the walk: follow it, but only on evidence of new rows.
-            self._last = max(self._last, _pages(page.total, self._per_page))
+            self._last = min(MAX_PAGE, max(self._last, _pages(page.total, self._per_page)))
         if not fresh:
+            self._stale += 1
+            if self._stale >= MAX_STALE_PAGES:
+                self._done = True  # the server repeats itself: no new row is coming
             return None
+        self._stale = 0
         return page if len(fresh) == len(page.items) else attrs.evolve(page, items=fresh)
 
     async def _wait_for(self, needed: int) -> None:

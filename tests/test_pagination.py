@@ -11,6 +11,7 @@ import pytest
 from _support import CANARY, Server, fail, ok, page_answer, raw, row, rows_server
 
 import smspartner_async as sp
+from smspartner_async import _pagination
 
 pytestmark = pytest.mark.usefixtures("no_backoff")
 
@@ -194,12 +195,29 @@ async def test_total_keeps_growing_but_rows_repeat(prefetch: int) -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("prefetch", [1, 8])
-async def test_same_page_for_every_number(prefetch: int) -> None:
-    server = Server(lambda r: page_answer(range(1, 21), total=100, page=1))
+@pytest.mark.parametrize("total", [100, 10**12])
+async def test_a_server_that_ignores_the_page_number(prefetch: int, total: int) -> None:
+    # Every answer is page 1, whatever was asked, with a total that would take 5 x 10**10 pages.
+    server = Server(lambda r: page_answer(range(1, 21), total=total, page=1))
+    ids: list[int] = []
+    async with server.client() as client:
+        with pytest.raises(sp.DecodeError) as info:
+            await collect(client.subaccounts.list(prefetch=prefetch), ids)
+    assert ids == list(range(1, 21))  # the rows before the contradiction
+    assert "asked for page 2, the answer is page 1" in str(info.value)
+    assert info.value.endpoint == "subaccount/list"
+    assert server.count <= 1 + prefetch
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("prefetch", [1, 8])
+async def test_the_same_rows_under_every_page_number_end_the_walk(prefetch: int) -> None:
+    # The page number is echoed, but the rows are page 1's every time.
+    server = Server(lambda r: page_answer(range(1, 21), total=10**12, page=page_of(r)))
     async with server.client() as client:
         ids = await walk(client, prefetch)
     assert ids == list(range(1, 21))
-    assert server.count == 5
+    assert server.count <= 3 + prefetch  # page 1, two pages of nothing new, those in flight
 
 
 @pytest.mark.anyio
@@ -543,3 +561,22 @@ async def test_async_with_cannot_be_entered_twice_at_once() -> None:
                 await paginator.__aenter__()
         async with paginator as rows:  # and may be entered again afterwards
             assert [s.id async for s in rows] == list(range(1, 11))
+
+
+@pytest.mark.anyio
+async def test_the_walk_stops_at_the_last_page_number_allowed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # New rows on every page, and a total of 10**12: the walk stops at MAX_PAGE (1,000,000
+    # in production; 5 here, to keep the test short).
+    monkeypatch.setattr(_pagination, "MAX_PAGE", 5)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        start = (page_of(request) - 1) * 20
+        return page_answer(range(start + 1, start + 21), total=10**12, page=page_of(request))
+
+    server = Server(handler)
+    async with server.client() as client:
+        ids = await walk(client, 3)
+    assert ids == list(range(1, 101))
+    assert server.count == 5
