@@ -556,3 +556,76 @@ def test_bugs_keep_their_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_commands, "account", bug)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["--sandbox", "account"])
+
+
+# -- server text on the terminal ----------------------------------------------------------------
+
+#: Clear the screen, set the window title, hide what follows, and a right-to-left override.
+HOSTILE = "x\x1b[2J\x1b]0;owned\x07\x1b[8m\u202ey\r\nz"
+#: How it is shown (an error line turns the line break into a space).
+SHOWN = "x\\x1b[2J\\x1b]0;owned\\x07\\x1b[8m\\u202ey"
+
+
+def _hostile_answers(sandbox: Sandboxes) -> None:
+    row = {
+        "id": 7,
+        "email": HOSTILE,
+        "type": HOSTILE,
+        "token": HOSTILE,
+        "apiKey": "k",
+        "createdAt": "2016-03-04 11:23:14",
+        "credits": {"balance": "1.500", "currency": HOSTILE},
+    }
+    page = {"success": True, "code": 200, "total": 1, "nb_per_page": 20, "page": 1, "data": [row]}
+    me = {
+        "success": True,
+        "code": 200,
+        "user": {"username": HOSTILE, "firstname": HOSTILE, "lastname": HOSTILE},
+        "credits": {"balance": "5.000", "currency": HOSTILE},
+    }
+    created = {
+        "success": True,
+        "code": 200,
+        "subaccount": {"email": HOSTILE, "token": HOSTILE},
+        "sendConfirmMailTo": HOSTILE,
+    }
+    moved = {"success": True, "code": 200, "credit": 1, "subaccountCredit": 2, "currency": HOSTILE}
+    sandbox.script(Fault.reply(json.dumps(page)), "subaccount/list")
+    sandbox.script(Fault.reply(json.dumps(me)), "me")
+    sandbox.script(Fault.reply(json.dumps(created)), "subaccount/create")
+    sandbox.script(Fault.reply(json.dumps(moved)), "subaccount/credit/add")
+    refusal = {"success": False, "code": 10, "message": HOSTILE}
+    sandbox.script(Fault.reply(json.dumps(refusal)), "subaccount/credit/remove")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["subaccounts", "list"],
+        ["account"],
+        ["subaccounts", "create", "simple"],
+        ["credit", "add", TOKEN, "1"],
+        ["credit", "remove", TOKEN, "1"],
+    ],
+    ids=["list", "account", "create", "credit", "refusal"],
+)
+def test_server_text_reaches_the_terminal_escaped(
+    sandbox: Sandboxes, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    _hostile_answers(sandbox)
+    main(["--sandbox", *command])
+    captured = capsys.readouterr()
+    printed = captured.out + captured.err
+    assert SHOWN in printed
+    assert "\x1b" not in printed
+    assert "\u202e" not in printed
+    assert "\r" not in printed
+
+
+def test_json_output_keeps_server_text_exact(
+    sandbox: Sandboxes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _hostile_answers(sandbox)
+    assert main(["--sandbox", "--json", "subaccounts", "list"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert listed["email"] == listed["token"] == listed["currency"] == HOSTILE

@@ -15,6 +15,7 @@ import anyio
 import attrs
 
 import smspartner_async as sp
+from smspartner_async._cli._output import shown
 
 __all__ = ["API_KEY_ENV", "CLIError", "Context", "ExitCode", "main"]
 
@@ -152,7 +153,7 @@ def _handler(name: str) -> Handler:
 
 
 def _fail(line: str, code: ExitCode) -> int:
-    print(line, file=sys.stderr)
+    print(shown(line), file=sys.stderr)  # error messages carry the server's text
     return code
 
 

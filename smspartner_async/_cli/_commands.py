@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import smspartner_async as sp
 from smspartner_async._cli._app import CLIError, Context, ExitCode
-from smspartner_async._cli._output import emit_json, money, money_json, pairs, table
+from smspartner_async._cli._output import emit_json, money, money_json, pairs, shown, table
 
 __all__ = [
     "account",
@@ -78,7 +78,7 @@ async def list_subaccounts(ctx: Context) -> int:
             sub.credits.balance
         )
     held = ", ".join(f"{money(total)} {currency}" for currency, total in totals.items())
-    print(f"\n{len(subs)} sub-accounts holding {held}")
+    print(f"\n{len(subs)} sub-accounts holding {shown(held)}")
     return ExitCode.OK
 
 
@@ -121,10 +121,10 @@ async def create(ctx: Context) -> int:
             }
         )
         return ExitCode.OK
-    print(f"created {args.type} sub-account {created.email}")
-    print(f"token: {created.token}")
+    print(f"created {args.type} sub-account {shown(created.email)}")
+    print(f"token: {shown(created.token)}")
     if created.send_confirm_mail_to:
-        print(f"a confirmation e-mail goes to {created.send_confirm_mail_to}")
+        print(f"a confirmation e-mail goes to {shown(created.send_confirm_mail_to)}")
     return ExitCode.OK
 
 
@@ -136,7 +136,7 @@ async def delete(ctx: Context) -> int:
     if ctx.json:
         emit_json({"deleted": token})
     else:
-        print(f"deleted sub-account {token}")
+        print(f"deleted sub-account {shown(token)}")
     return ExitCode.OK
 
 
@@ -170,7 +170,7 @@ async def _move(ctx: Context, *, remove: bool) -> int:
         )
         return ExitCode.OK
     where = f"from sub-account {token} to the main account" if remove else f"to {token}"
-    print(f"moved {money(Decimal(amount))} {transfer.currency} {where}")
+    print(shown(f"moved {money(Decimal(amount))} {transfer.currency} {where}"))
     rows = [
         ("sub-account balance", f"{money(transfer.subaccount_balance)} {transfer.currency}"),
         ("main balance", f"{money(transfer.account_balance)} {transfer.currency}"),

@@ -30,6 +30,7 @@ from smspartner_async._cli._output import (
     fancy_terminal,
     money,
     money_json,
+    shown,
     table,
 )
 from smspartner_async._cli._sandbox import SANDBOX_SUBACCOUNTS, seeded_emulator
@@ -84,7 +85,7 @@ class _Tour:
 
     def say(self, text: str = "") -> None:
         if not self.quiet:
-            print(text)
+            print(shown(text, keep_newlines=True))
 
     def show_retries(self, indent: str = "     ") -> None:
         for r in self.retries.drain():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Collection, Sequence
 from decimal import Decimal
@@ -22,8 +23,28 @@ __all__ = [
     "money",
     "money_json",
     "pairs",
+    "shown",
     "table",
 ]
+
+#: What a terminal acts on instead of printing: C0 and C1 controls (escape sequences clear the
+#: screen, set the window title, hide text), DEL, Unicode line separators and the bidirectional
+#: overrides that reorder what is shown.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` for a terminal: every control character escaped as Python writes it
+    (``\\x1b``, ``\\n``, ``\\u202e``). Server text goes through this before it is printed for
+    people; ``--json`` output stays exact."""
+
+    def escape(match: re.Match[str]) -> str:
+        char = match[0]
+        if keep_newlines and char == "\n":
+            return char
+        return char.encode("unicode_escape").decode("ascii")
+
+    return _CONTROL.sub(escape, text)
 
 
 def money(amount: Decimal) -> str:
@@ -54,7 +75,9 @@ def emit_json(value: object) -> None:
 def table(
     headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Collection[int] = ()
 ) -> str:
-    """Rows as aligned columns under a header; columns numbered in ``right`` align right."""
+    """Rows as aligned columns under a header; columns numbered in ``right`` align right.
+    Control characters in cells are escaped (see :func:`shown`)."""
+    rows = [[shown(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
@@ -70,7 +93,9 @@ def table(
 
 
 def pairs(items: Sequence[tuple[str, str]], *, indent: str = "", right: bool = False) -> str:
-    """``label  value`` lines with the values aligned (right-aligned for amounts)."""
+    """``label  value`` lines with the values aligned (right-aligned for amounts); control
+    characters escaped (see :func:`shown`)."""
+    items = [(shown(label), shown(value)) for label, value in items]
     width = max((len(label) for label, _ in items), default=0)
     values = max((len(value) for _, value in items), default=0)
     return "\n".join(

@@ -25,6 +25,7 @@ from smspartner_async._cli._output import (
     money,
     money_json,
     pairs,
+    shown,
 )
 
 __all__ = ["bulk", "settle"]
@@ -107,7 +108,7 @@ async def _choose_run(ctx: Context, journal: sp.BulkJournal) -> tuple[bool, list
     if args.resume:
         return True, [found, "resuming it"]
     if interactive() and not ctx.json:
-        print(found)
+        print(shown(found, keep_newlines=True))
         answer = await ask("Resume this run? Items applied are not sent again. [y/N] ")
         if answer.strip().lower() in ("y", "yes", "o", "oui"):
             return True, []
@@ -136,8 +137,8 @@ async def bulk(ctx: Context) -> int:
         preview = await _preview(client, transfers, remove=args.remove)
         if not ctx.json:
             for line in notes:
-                print(line)
-            print(_preview_text(preview, transfers))
+                print(shown(line, keep_newlines=True))
+            print(shown(_preview_text(preview, transfers), keep_newlines=True))
         if args.dry_run:
             if ctx.json:
                 emit_json({"dry_run": True, **_preview_json(preview, transfers, path)})
@@ -183,7 +184,7 @@ def _print_report(report: sp.BulkReport, file: str, *, journaled: bool) -> None:
     earlier = sum(r.from_journal and r.status == "applied" for r in report.results)
     if earlier:
         print(f"{earlier} items were applied by an earlier run and not sent again")
-    print(report.summary())
+    print(shown(report.summary(), keep_newlines=True))
     if report.unknown and journaled:
         print(
             f"{len(report.unknown)} items may have been applied: they are never sent again "
@@ -312,7 +313,8 @@ async def settle(ctx: Context) -> int:
             print("nothing to settle")
         for s, result in zip(verdicts, results, strict=True):
             how = result["decided_by"] or "waiting for a person"
-            print(f"{_settlement_text(transfers.rows[s.index].line, s)}\n    [{how}]")
+            text = f"{_settlement_text(transfers.rows[s.index].line, s)}\n    [{how}]"
+            print(shown(text, keep_newlines=True))
         print(
             f"{status.to_settle} still to settle, {status.to_send} to send by resuming "
             f"(smspartner-async credit bulk {args.file} --resume)"
@@ -340,7 +342,7 @@ async def _ask_people(
     for s in waiting:
         if s.index in decisions:
             continue
-        print(_settlement_text(transfers.rows[s.index].line, s))
+        print(shown(_settlement_text(transfers.rows[s.index].line, s), keep_newlines=True))
         answer = (await ask("Did this transfer land? [y]es / [n]o / [s]kip: ")).strip().lower()
         if answer[:1] in ("y", "o", "n"):
             decisions[s.index] = answer[:1] != "n"
