@@ -93,8 +93,9 @@ def check_positive_int(value: object, *, field: str, most: int | None = None) ->
     ):
         bounds = ">= 1" if most is None else f"from 1 to {most}"
         # An int past 4300 digits cannot even be printed (int -> str is capped): show its size.
-        shown = repr(value)
         if isinstance(value, int) and value.bit_length() > 64:
             shown = f"an integer of {value.bit_length()} bits"
+        else:
+            shown = repr(value)
         raise ValidationError(f"{field} must be an integer {bounds}, got {shown}", field=field)
     return value
