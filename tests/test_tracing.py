@@ -211,6 +211,7 @@ async def test_no_span_holds_the_key(spans: InMemorySpanExporter, anyio_backend:
         # Our own transport: aiohttp's on asyncio, httpx's on trio.
         async with sp.AsyncSMSPartner(base_url=base_url) as client:
             await some_calls(client, emulator)
+        own = {s.context.span_id for s in ours(spans) if s.name.endswith(" attempt")}
         # A caller's httpx client, on both.
         async with (
             httpx.AsyncClient() as http,
@@ -219,10 +220,14 @@ async def test_no_span_holds_the_key(spans: InMemorySpanExporter, anyio_backend:
             await some_calls(client, emulator)
     finished = spans.get_finished_spans()
     http_spans = [s for s in finished if s.kind is SpanKind.CLIENT]
-    # Every request has its HTTP span, under its attempt's span.
+    # Every request has its HTTP span, under its attempt's span; under trio the client's own
+    # pool is httpcore under a network layer of ours, which the httpx instrumentation (it wraps
+    # httpx.AsyncHTTPTransport) does not see.
     attempts = {s.context.span_id for s in ours(spans) if s.name.endswith(" attempt")}
     assert len(attempts) == 10
-    assert attempts <= {s.parent.span_id for s in http_spans if s.parent}
+    seen = attempts if anyio_backend == "asyncio" else attempts - own
+    assert len(seen) >= 5
+    assert seen <= {s.parent.span_id for s in http_spans if s.parent}
     urls = [str(attributes(s).get("http.url", attributes(s).get("url.full"))) for s in http_spans]
     assert f"{base_url}me?apiKey=***" in urls
     assert leaks(finished) == []
