@@ -45,6 +45,8 @@ from ._retry import (
     MAX_RETRY_AFTER,
     RetryDetails,
     RetryPolicy,
+    check_policy,
+    hook_delay,
     is_retryable,
     is_testing,
     parse_retry_after,
@@ -60,7 +62,7 @@ from ._transport import (
     request_not_sent,
     with_plain_body,
 )
-from ._validation import check_positive_int
+from ._validation import check_positive_int, check_timeout
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncSMSPartner", "Request"]
 
@@ -176,33 +178,28 @@ class AsyncSMSPartner:
         max_rate: int | None = None,
         proxy: str | None = None,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
-        if not key:
-            raise SMSPartnerError(
-                f"no API key: pass api_key=... or set the {API_KEY_ENV} environment variable"
-            )
-        if not _printable_text(key):
-            raise ValidationError(
-                "api_key must be a string of printable characters", field="api_key"
-            )
+        self._api_key = _api_key(api_key)
+        # The key may not stay in a local: a traceback recorded with its locals (Sentry,
+        # pytest --showlocals) of an error raised below would show it.
+        del api_key
         if http_client is not None and transport is not None:
             raise ValidationError("pass http_client= or transport=, not both", field="transport")
         if proxy is not None and (http_client is not None or transport is not None):
             raise ValidationError(
                 "proxy= is for the client's own transport: set it on yours", field="proxy"
             )
-        self._api_key = Secret(key)
         from_env = os.environ.get(BASE_URL_ENV) if base_url is None else None
         if from_env:
             self._base_url = _check_base_url(from_env, field=BASE_URL_ENV)
         else:
             self._base_url = _check_base_url(DEFAULT_BASE_URL if base_url is None else base_url)
-        if timeout is None:
+        if timeout is None and http_client is not None:
             # A caller's client is used as given, its timeout included.
-            timeout = http_client.timeout if http_client is not None else DEFAULT_TIMEOUT
-        self._timeout = _as_timeout(timeout)
+            self._timeout = http_client.timeout
+        else:
+            self._timeout = check_timeout(DEFAULT_TIMEOUT if timeout is None else timeout)
         self._deadline = _attempt_deadline(self._timeout)
-        self._retry = retry if retry is not None else RetryPolicy()
+        self._retry = check_policy(retry)
         self._max_connections = check_positive_int(max_connections, field="max_connections")
         self._pacer = Pacer(
             None if max_rate is None else check_positive_int(max_rate, field="max_rate")
@@ -225,7 +222,9 @@ class AsyncSMSPartner:
         install_log_redaction()
 
     def __repr__(self) -> str:
-        return f"AsyncSMSPartner(base_url={self._base_url!r}, api_key='***')"
+        # Also shown for a client whose __init__ raised (a traceback's locals hold it).
+        base_url = getattr(self, "_base_url", None)
+        return f"AsyncSMSPartner(base_url={base_url!r}, api_key='***')"
 
     @property
     def base_url(self) -> str:
@@ -262,9 +261,10 @@ class AsyncSMSPartner:
         """
         view = copy.copy(self)
         if timeout is not None:
-            view._timeout = _as_timeout(timeout)
+            view._timeout = check_timeout(timeout)
+            view._deadline = _attempt_deadline(view._timeout)
         if retry is not None:
-            view._retry = retry
+            view._retry = check_policy(retry)
         view.subaccounts = AsyncSubaccounts(view, view._request)
         return view
 
@@ -373,7 +373,7 @@ class AsyncSMSPartner:
         if policy.on_retry is not None:
             details = RetryDetails(endpoint.path, attempt, delay, error, wait)
             chosen = policy.on_retry(details)
-            delay = delay if chosen is None else max(0.0, chosen)
+            delay = hook_delay(chosen, delay)
         logger.warning(
             "%s failed (%s), retrying in %.2f s (attempt %d of %d)",
             endpoint.path,
@@ -649,15 +649,19 @@ def _log_attempt(endpoint: Endpoint, attempt: int, outcome: str, started: float)
     )
 
 
-def _printable_text(value: object) -> bool:
+def _api_key(value: str | None) -> Secret:
+    """The key given, else the environment's, checked and wrapped so that it never shows."""
+    key = value if value is not None else os.environ.get(API_KEY_ENV)
     # Checked at run time: callers without a type checker pass bytes or ints too.
-    return isinstance(value, str) and value.isprintable()
-
-
-def _as_timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
-    if isinstance(timeout, httpx.Timeout):
-        return timeout
-    return httpx.Timeout(timeout, connect=min(5.0, timeout))
+    if isinstance(key, str) and key.isprintable() and key:
+        return Secret(key)
+    missing = not key
+    del value, key  # not in this frame's locals when the error's traceback is recorded
+    if missing:
+        raise SMSPartnerError(
+            f"no API key: pass api_key=... or set the {API_KEY_ENV} environment variable"
+        )
+    raise ValidationError("api_key must be a string of printable characters", field="api_key")
 
 
 def _attempt_deadline(timeout: httpx.Timeout) -> float | None:

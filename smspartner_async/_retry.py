@@ -20,12 +20,21 @@ from email.utils import parsedate_to_datetime
 
 import attrs
 
-from ._errors import APIConnectionError, RateLimitError, ServerError, SMSPartnerError
+from ._errors import (
+    APIConnectionError,
+    RateLimitError,
+    ServerError,
+    SMSPartnerError,
+    ValidationError,
+)
+from ._validation import MAX_SECONDS, check_bool, check_positive_int, check_seconds
 
 __all__ = [
     "MAX_RETRY_AFTER",
     "RetryDetails",
     "RetryPolicy",
+    "check_policy",
+    "hook_delay",
     "is_retryable",
     "is_testing",
     "parse_retry_after",
@@ -63,6 +72,8 @@ class RetryPolicy:
 
     The wait after attempt *n* is ``initial_delay * 2 ** (n - 1)``, capped at ``max_delay``
     and, with ``jitter``, drawn at random below that. A server's ``Retry-After`` replaces it.
+    ``max_attempts`` is an ``int`` of at least 1; both delays are finite seconds from 0 to 3600.
+    Anything else raises [`ValidationError`][] naming the field.
     Which failures are retried at all is fixed: see the
     [errors guide](../guides/errors.md#what-is-retried-for-you).
 
@@ -78,11 +89,11 @@ class RetryPolicy:
     """
 
     max_attempts: int = 4
-    """Attempts in all, the first included (at least 1; 1 turns retries off)."""
+    """Attempts in all, the first included (an ``int`` of at least 1; 1 turns retries off)."""
     initial_delay: float = 0.5
-    """Seconds to wait after the first failed attempt, before jitter."""
+    """Seconds to wait after the first failed attempt, before jitter (0 to 3600)."""
     max_delay: float = 8.0
-    """The longest wait between two attempts, in seconds, before jitter."""
+    """The longest wait between two attempts, in seconds, before jitter (0 to 3600)."""
     jitter: bool = True
     """Whether each wait is drawn at random between 0 and the computed one ("full jitter")."""
     on_retry: Callable[[RetryDetails], float | None] | None = None
@@ -90,18 +101,42 @@ class RetryPolicy:
 
     # Checked here rather than by field validators, so the reference shows plain defaults.
     def __attrs_post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
-        for name in ("initial_delay", "max_delay"):
-            value: float = getattr(self, name)
-            if value < 0:
-                raise ValueError(f"{name} must not be negative, got {value}")
+        check_positive_int(self.max_attempts, field="max_attempts")
+        check_seconds(self.initial_delay, field="initial_delay", allow_zero=True)
+        check_seconds(self.max_delay, field="max_delay", allow_zero=True)
+        check_bool(self.jitter, field="jitter")
+        if self.on_retry is not None and not callable(self.on_retry):
+            raise ValidationError(
+                f"on_retry must be a callable or None, got {type(self.on_retry).__name__}",
+                field="on_retry",
+            )
 
     def backoff(self, attempt: int) -> float:
         """The wait after failed attempt number ``attempt`` (1-based), without ``Retry-After``."""
         # Past 2**64 the wait is at max_delay anyway; a bigger power overflows float.
         ceiling = min(self.max_delay, self.initial_delay * 2.0 ** min(attempt - 1, 64))
         return random.uniform(0, ceiling) if self.jitter else ceiling  # noqa: S311 - not crypto
+
+
+def check_policy(value: object) -> RetryPolicy:
+    """A client's ``retry=``: a [`RetryPolicy`][], or ``None`` for the default one."""
+    if value is None:
+        return RetryPolicy()
+    if not isinstance(value, RetryPolicy):
+        raise ValidationError(
+            f"retry must be a RetryPolicy or None, not {type(value).__name__}", field="retry"
+        )
+    return value
+
+
+def hook_delay(chosen: object, computed: float) -> float:
+    """The wait an ``on_retry`` hook chose, held to 0..:data:`MAX_SECONDS`; ``computed`` when
+    it chose none (``None``, NaN, or not a number)."""
+    if isinstance(chosen, bool) or not isinstance(chosen, int | float):
+        return computed
+    if isinstance(chosen, float) and math.isnan(chosen):
+        return computed
+    return MAX_SECONDS if chosen >= MAX_SECONDS else max(0.0, float(chosen))
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

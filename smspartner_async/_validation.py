@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import httpx
+
 from ._errors import ValidationError
 from ._models import SubaccountType
 
@@ -12,10 +14,16 @@ __all__ = [
     "check_bool",
     "check_email",
     "check_positive_int",
+    "check_seconds",
     "check_text",
+    "check_timeout",
     "check_token",
     "check_type",
 ]
+
+#: The longest wait a caller may configure (a timeout, a retry delay): an hour. Anything longer
+#: is a mistake for an API that answers in milliseconds, and ``inf`` or ``1e400`` never ends.
+MAX_SECONDS = 3600.0
 
 # Deliberately loose: one @, something on each side, a dot in the domain, no spaces. The server
 # has the last word; this only stops the obvious mistakes before they cost a round trip.
@@ -99,3 +107,33 @@ def check_positive_int(value: object, *, field: str, most: int | None = None) ->
             shown = repr(value)
         raise ValidationError(f"{field} must be an integer {bounds}, got {shown}", field=field)
     return value
+
+
+def check_seconds(
+    value: object, *, field: str, allow_zero: bool = False, name: str | None = None
+) -> float:
+    """A number of seconds: an ``int`` or ``float`` (bools refused), finite, above 0 (or at
+    least 0 with ``allow_zero``) and at most :data:`MAX_SECONDS`. ``name`` is what the message
+    calls it (``field`` by default)."""
+    low = "0 or more" if allow_zero else "more than 0"
+    problem = f"{name or field} must be a number of seconds, {low} and at most {MAX_SECONDS:g}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"{problem}, not {type(value).__name__}", field=field)
+    # Compared before any conversion: float(10**400) overflows, and NaN fails every test.
+    if not (0 <= value <= MAX_SECONDS) or (value == 0 and not allow_zero):
+        raise ValidationError(f"{problem}, got {value!r}", field=field)
+    return float(value)
+
+
+def check_timeout(value: object, *, field: str = "timeout") -> httpx.Timeout:
+    """Seconds, or an ``httpx.Timeout`` whose every phase is set to such a number.
+
+    Plain seconds become ``httpx.Timeout(seconds, connect=min(5, seconds))``. A phase set to
+    ``None`` (no limit) is refused too: every call must end in bounded time.
+    """
+    if isinstance(value, httpx.Timeout):
+        for phase in ("connect", "read", "write", "pool"):
+            check_seconds(getattr(value, phase), field=field, name=f"{field}.{phase}")
+        return value
+    seconds = check_seconds(value, field=field)
+    return httpx.Timeout(seconds, connect=min(5.0, seconds))

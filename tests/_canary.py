@@ -12,7 +12,11 @@ installed around the test collects what a user or an operator could see, and
 - every warning shown or recorded (``pytest.warns``, ``recwarn``, pytest's own capture), without
   touching the warning filters, so ``filterwarnings = error`` still turns warnings into errors;
 - ``repr`` and ``str`` of the public library objects the test created: clients, resources,
-  paginators, models, retry records, the emulator and its records.
+  paginators, models, retry records, the emulator and its records;
+- the locals of every frame the traceback of such an error (and of each error in its chain)
+  reaches, as ``traceback.TracebackException(..., capture_locals=True)`` records them for
+  Sentry, rich or ``pytest --showlocals``: the ``repr`` of each. Frames of the test suite itself
+  are left out: a test holds the key by design.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from __future__ import annotations
 import enum
 import functools
 import logging
+import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,6 +51,40 @@ WATCHED_LOGGERS = (
 #: bounded for the load tests that build thousands.
 MAX_OBJECTS_PER_CLASS = 50
 MAX_ERRORS = 1000
+#: Errors per test whose traceback locals are read: enough for every path, bounded for speed.
+MAX_TRACEBACKS = 100
+_TESTS = Path(__file__).resolve().parent
+
+
+def chain(error: BaseException) -> Iterator[BaseException]:
+    """``error``, then each ``__cause__`` or ``__context__`` behind it, once each."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def traceback_locals(error: BaseException) -> str:
+    """The ``repr`` of every local of every frame the tracebacks of ``error``'s chain reach,
+    test-suite frames aside, as ``capture_locals=True`` records them."""
+    lines: list[str] = []
+    for each in chain(error):
+        for frame, lineno in traceback.walk_tb(each.__traceback__):
+            if Path(frame.f_code.co_filename).resolve().is_relative_to(_TESTS):
+                continue
+            summary = traceback.FrameSummary(
+                frame.f_code.co_filename,
+                lineno,
+                frame.f_code.co_name,
+                lookup_line=False,
+                locals=frame.f_locals,
+            )
+            assert summary.locals is not None
+            where = f"{frame.f_code.co_filename}:{lineno} {frame.f_code.co_name}"
+            lines += (f"{where}: {name} = {value}" for name, value in summary.locals.items())
+    return "\n".join(lines)
 
 
 @functools.cache
@@ -134,24 +174,22 @@ class Watch:
         """Every place a canary showed so far, the errors and objects of the test included."""
         found = list(self.found)
         for error in self.errors:
-            found += self._check_error(error)
+            found += self._check_error(error, with_locals=False)
         for cls, objects in self.objects.items():
             for obj in objects:
                 found += self.check(f"repr of a {cls.__name__}", f"{obj!r}\n{obj}")
         return found
 
-    def _check_error(self, error: BaseException) -> list[str]:
+    def _check_error(self, error: BaseException, *, with_locals: bool) -> list[str]:
         found: list[str] = []
-        seen: set[int] = set()
-        current: BaseException | None = error
-        where = type(error).__name__
-        while current is not None and id(current) not in seen:
-            seen.add(id(current))
+        for current in chain(error):
+            where = type(error).__name__
+            if current is not error:
+                where = f"{type(current).__name__} in the chain of {where}"
             found += self.check(f"text of {where}", f"{current}\n{current!r}")
-            nxt = current.__cause__ or current.__context__
-            if nxt is not None:
-                where = f"{type(nxt).__name__} in the chain of {type(error).__name__}"
-            current = nxt
+        if with_locals:
+            where = f"traceback locals of {type(error).__name__}"
+            found += self.check(where, traceback_locals(error))
         return found
 
     def _record_errors(self, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from decimal import Decimal
 
 import anyio
 import httpx
 import pytest
+from _canary import traceback_locals
 from _support import (
     BASE_URL,
     CANARY,
@@ -145,10 +147,75 @@ def test_retry_policy_defaults() -> None:
     assert sp.AsyncSMSPartner(api_key=CANARY, retry=policy).retry is policy
 
 
-@pytest.mark.parametrize("kwargs", [{"max_attempts": 0}, {"initial_delay": -1}, {"max_delay": -1}])
-def test_retry_policy_refuses_nonsense(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError):  # noqa: PT011 - attrs validators raise plain ValueError
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_attempts": 0},
+        {"max_attempts": True},
+        {"max_attempts": 2.5},
+        {"max_attempts": "3"},
+        {"initial_delay": -1},
+        {"initial_delay": math.nan},
+        {"initial_delay": 1e300},
+        {"initial_delay": "1"},
+        {"max_delay": -1},
+        {"max_delay": math.inf, "initial_delay": 3000},
+        {"max_delay": 10**400},
+        {"jitter": 1},
+        {"on_retry": "log"},
+    ],
+)
+def test_retry_policy_refuses_nonsense(kwargs: dict[str, object]) -> None:
+    with pytest.raises(sp.ValidationError) as info:
         sp.RetryPolicy(**kwargs)  # type: ignore[arg-type]
+    field = next(iter(kwargs))
+    assert info.value.field == field
+    assert field in str(info.value)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, 10**400, "10", -1, 0, 0.0, True, 3601])
+def test_timeout_is_checked_when_the_client_is_made(value: object) -> None:
+    with pytest.raises(sp.ValidationError) as info:
+        sp.AsyncSMSPartner(api_key=CANARY, timeout=value)  # type: ignore[arg-type]
+    assert info.value.field == "timeout"
+    assert "timeout must be a number of seconds" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("timeout", "phase"),
+    [
+        (httpx.Timeout(10.0, read=None), "read"),
+        (httpx.Timeout(10.0, connect=math.nan), "connect"),
+        (httpx.Timeout(10.0, write=-1), "write"),
+        (httpx.Timeout(10.0, pool=math.inf), "pool"),
+        (httpx.Timeout(None), "connect"),
+    ],
+)
+def test_every_phase_of_an_httpx_timeout_is_checked(timeout: httpx.Timeout, phase: str) -> None:
+    with pytest.raises(sp.ValidationError) as info:
+        sp.AsyncSMSPartner(api_key=CANARY, timeout=timeout)
+    assert info.value.field == "timeout"
+    assert f"timeout.{phase} must be" in str(info.value)
+
+
+def test_retry_must_be_a_policy() -> None:
+    with pytest.raises(sp.ValidationError) as info:
+        sp.AsyncSMSPartner(api_key=CANARY, retry={"max_attempts": 2})  # type: ignore[arg-type]
+    assert info.value.field == "retry"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"base_url": "ftp://x"}, "base_url"), ({"timeout": -1}, "timeout")],
+)
+def test_a_client_whose_init_raised_still_has_a_repr(kwargs: dict[str, object], field: str) -> None:
+    with pytest.raises(sp.ValidationError) as info:
+        sp.AsyncSMSPartner(api_key=CANARY, **kwargs)  # type: ignore[arg-type]
+    assert info.value.field == field
+    # What Sentry, rich and pytest --showlocals record: the repr of every local of every frame.
+    shown = traceback_locals(info.value)
+    assert "self = AsyncSMSPartner(base_url=" in shown
+    assert CANARY not in shown
 
 
 # -- timeouts and headers -----------------------------------------------------------------------

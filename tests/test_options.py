@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import httpx
 import pytest
 from _support import BASE_URL, CANARY, Server, answer_for, fail
@@ -111,3 +112,28 @@ async def test_a_view_of_a_view_keeps_what_it_does_not_change() -> None:
     assert view.base_url == client.base_url
     assert repr(view) == repr(client)
     assert CANARY not in repr(view.subaccounts)
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [({"timeout": float("nan")}, "timeout"), ({"retry": "3"}, "retry")],
+)
+async def test_a_view_checks_its_settings_like_the_client(
+    options: dict[str, object], field: str
+) -> None:
+    async with Server(answer_for).client() as client:
+        with pytest.raises(sp.ValidationError) as info:
+            client.with_options(**options)  # type: ignore[arg-type]
+    assert info.value.field == field
+
+
+async def test_a_views_timeout_is_its_deadline_too() -> None:
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await anyio.sleep(2)  # a server that answers too late for the view, not for the client
+        return answer_for(request)
+
+    transport = httpx.MockTransport(slow)
+    async with sp.AsyncSMSPartner(api_key=CANARY, base_url=BASE_URL, transport=transport) as client:
+        hurried = client.with_options(timeout=0.05, retry=sp.RetryPolicy(max_attempts=1))
+        with pytest.raises(sp.APITimeoutError):
+            await hurried.account()

@@ -7,6 +7,7 @@ are read through ``RetryPolicy(on_retry=...)``.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -484,6 +485,22 @@ async def test_on_retry_may_choose_the_wait(caplog: pytest.LogCaptureFixture) ->
     async with server.client(retry=policy(hook)) as client:
         await client.subaccounts.list_page()
     assert "retrying in 1.25 s (attempt 2 of 4)" in caplog.text
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("returns", "waited"),
+    [(math.inf, "3600.00"), (10**400, "3600.00"), (-5, "0.00"), (math.nan, "0.50"), ("9", "0.50")],
+)
+async def test_a_wait_chosen_by_on_retry_is_held_in_bounds(
+    caplog: pytest.LogCaptureFixture, returns: object, waited: str
+) -> None:
+    caplog.set_level(logging.WARNING, logger="smspartner_async")
+    hook = Hook(returns=returns)  # type: ignore[arg-type]
+    server = Server(sequence(raw("", 500), answer_for_any()))
+    async with server.client(retry=policy(hook, jitter=False)) as client:
+        await client.subaccounts.list_page()
+    assert f"retrying in {waited} s (attempt 2 of 4)" in caplog.text
 
 
 @pytest.mark.anyio
