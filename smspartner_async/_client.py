@@ -12,7 +12,6 @@ import logging
 import os
 import sys
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar, cast
@@ -81,6 +80,7 @@ _MAX_DETAILS = 50
 #: ``success`` missing from an answer (``None`` is a value a server may send), or unknowable.
 _ABSENT = object()
 _UNREADABLE = object()
+_EXCERPT_SLACK = 4096
 
 logger = logging.getLogger("smspartner_async")
 
@@ -114,6 +114,19 @@ class _State(enum.Enum):
     UNOPENED = "unopened"
     OPEN = "open"
     CLOSED = "closed"
+
+
+class _Built:
+    """The request of one call, built once for all its attempts. Its ``repr`` hides it: a
+    traceback recorded with its locals shows ``_request``'s, and the request shows the key."""
+
+    __slots__ = ("request",)
+
+    def __init__(self) -> None:
+        self.request: httpx.Request | None = None
+
+    def __repr__(self) -> str:
+        return "<request>"
 
 
 @attrs.frozen
@@ -325,15 +338,15 @@ class AsyncSMSPartner:
     ) -> T:
         """Send one API call through auth, retries and error mapping; return its model."""
         http, limiter = self._open()
-        built: list[httpx.Request] = []
+        built = _Built()
 
         def request() -> httpx.Request:
             # Built on the first attempt, once a connection slot is ours: with thousands of
             # calls queued, building every request up front holds the event loop for seconds
             # while the calls in flight run down their timeouts.
-            if not built:
-                built.append(self._build_request(http, endpoint, fields))
-            return built[0]
+            if built.request is None:
+                built.request = self._build_request(http, endpoint, fields)
+            return built.request
 
         attempt = 0
         with self._tracing.span(endpoint) as call:
@@ -486,7 +499,9 @@ class AsyncSMSPartner:
         """
         SENDING.set(None)
         with anyio.move_on_after(self._deadline):
-            response = await http.send(request, stream=True)
+            # Never follow a redirect, whatever the client was built with: the request carries
+            # the key (in its query or body) and would carry it to another host.
+            response = await http.send(request, stream=True, follow_redirects=False)
             try:
                 return response, await read_body(response)
             finally:
@@ -522,29 +537,38 @@ class AsyncSMSPartner:
         return _caused_by(error, self._clean_cause(exc))
 
     def _clean_cause(self, exc: Exception) -> BaseException:
-        """``exc``, or a masked copy if its printed traceback (chain included) shows the key.
+        """A copy of ``exc`` that cannot show the key, to stand as our error's cause.
 
-        A transport may put the request URL, query and key, in its message (aiohttp does in
-        some errors), and so does ``httpx.Response.raise_for_status`` in a caller's hook; the
-        cause is printed by every ``logger.exception``.
+        The original shows it three ways: a transport may put the URL in its message (aiohttp
+        does in some errors, ``httpx.Response.raise_for_status`` in a caller's hook does too),
+        ``.request`` is the built request (query and body), and its traceback's frames (httpx's,
+        httpcore's) hold that request in their locals, which Sentry or ``pytest --showlocals``
+        record. The copy has the same type (a ``RuntimeError`` naming it, for an exception that
+        is not httpx's) and a masked message, a ``.request`` with the method and masked URL
+        only, no traceback, no chain.
         """
-        printed = "".join(traceback.format_exception(exc))
-        if self._redact(printed) == printed:
-            return exc
         message = self._redact(str(exc))
         clean: Exception
-        if isinstance(exc, httpx.TransportError):
+        if isinstance(exc, httpx.RequestError):
             try:
-                request: httpx.Request | None = exc.request
+                sent: httpx.Request | None = exc.request
             except RuntimeError:  # no request attached
-                request = None
+                sent = None
+            request = None
+            if sent is not None:
+                query = self._redact(sent.url.query.decode("ascii"))
+                request = httpx.Request(
+                    sent.method, sent.url.copy_with(query=query.encode("ascii"))
+                )
             try:
                 clean = type(exc)(message, request=request)
             except TypeError:  # a transport's own subclass with another signature
-                clean = httpx.TransportError(message, request=request)
+                base = httpx.TransportError if isinstance(exc, httpx.TransportError) else None
+                clean = (base or httpx.RequestError)(message, request=request)
         else:
             clean = RuntimeError(f"{type(exc).__name__}: {message}")
-        return clean.with_traceback(exc.__traceback__)
+        clean.__suppress_context__ = True
+        return clean
 
     def _read_answer(
         self, endpoint: Endpoint, response: httpx.Response, content: bytes, decode: Decoder[T]
@@ -562,6 +586,9 @@ class AsyncSMSPartner:
                 return decode(body, endpoint=endpoint.path, status_code=status)
             except DecodeError as exc:
                 exc.body = self._excerpt(content)
+                # Raised inside the converter: its traceback's frames hold the answer (which
+                # may echo the key) in their locals. It is raised again from _request.
+                exc.__traceback__ = exc.__context__ = None
                 return _Failure(exc, may_have_acted=True)
         # A refusal only when the answer is one throughout: the body says so, or an error
         # status says so and the body does not contradict it.
@@ -634,7 +661,10 @@ class AsyncSMSPartner:
         return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
 
     def _excerpt(self, content: bytes) -> str:
-        return self._redact(content[:_BODY_EXCERPT].decode("utf-8", "replace"))
+        # Masked before it is cut, or a key across the cut would keep its first characters;
+        # the slack past the cut holds any key (or apiKey=... value) that starts before it.
+        text = content[: _BODY_EXCERPT + _EXCERPT_SLACK].decode("utf-8", "replace")
+        return self._redact(text)[:_BODY_EXCERPT]
 
 
 def _log_attempt(endpoint: Endpoint, attempt: int, outcome: str, started: float) -> None:

@@ -2,15 +2,33 @@
 
 GET requests carry the key in the query string (the API wants it there), so any URL is
 redacted before it is shown. httpx logs each request's URL at INFO (``HTTP Request: GET
-...?apiKey=...``) during our calls; a filter on the ``httpx`` logger rewrites that line too.
+...?apiKey=...``) during our calls, and httpcore logs response headers at DEBUG (a redirect's
+``Location`` may carry the query, a server may echo the key in any header); a filter on the
+loggers of the HTTP stack rewrites those lines, masking every ``apiKey=`` value and the key of
+every live client.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import weakref
 
-__all__ = ["Secret", "install_log_redaction", "redact"]
+__all__ = ["HTTP_LOGGERS", "REDACTED", "Secret", "install_log_redaction", "redact"]
+
+#: The loggers of the HTTP stack under us. A logger's filters see only the records made on it,
+#: not those of its children, so each one is named.
+HTTP_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+    "aiohttp.client",
+    "aiohttp.internal",
+    "asyncio",
+)
 
 REDACTED = "***"
 _QUERY_KEY = re.compile(r"(?i)(apikey=)[^&#\s\"'<>]+")
@@ -20,10 +38,11 @@ _JSON_KEY = re.compile(r"""(?i)(["']apikey["']\s*:\s*["'])[^"']*""")
 class Secret:
     """A string that never shows itself: ``repr`` and ``str`` print ``***``."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("__weakref__", "_value")
 
     def __init__(self, value: str) -> None:
         self._value = value
+        _live.add(self)
 
     def reveal(self) -> str:
         """The secret itself, for the one place that sends it."""
@@ -37,6 +56,10 @@ class Secret:
     def __reduce__(self) -> str:
         # A pickled client or error must not carry the key either.
         raise TypeError("a Secret cannot be pickled")
+
+
+#: The keys of the clients alive in this process, masked in the HTTP stack's log lines.
+_live: weakref.WeakSet[Secret] = weakref.WeakSet()
 
 
 def redact(text: str, *secrets: str) -> str:
@@ -54,9 +77,10 @@ class _RedactApiKeys(logging.Filter):
     """Masks ``apiKey`` values in the records of the logger it is attached to."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        keys = [secret.reveal() for secret in list(_live)]
         if isinstance(record.args, tuple):
-            record.args = tuple(_redact_arg(arg) for arg in record.args)
-        if isinstance(record.msg, str) and "apikey=" in record.msg.lower():
+            record.args = tuple(_redact_arg(arg, keys) for arg in record.args)
+        if isinstance(record.msg, str) and _shows_key(record.msg, keys):
             # Mask the formatted line: masking the template alone would eat an "apiKey=%s"
             # placeholder, and logging would then print the record's raw args, key included,
             # in its "--- Logging error ---" report.
@@ -64,17 +88,22 @@ class _RedactApiKeys(logging.Filter):
                 text = record.getMessage()
             except (TypeError, ValueError, KeyError):  # malformed: args that do not fit
                 text = record.msg
-            record.msg, record.args = redact(text), ()
+            record.msg, record.args = redact(text, *keys), ()
         return True
 
 
-def _redact_arg(arg: object) -> object:
+def _shows_key(text: str, keys: list[str]) -> bool:
+    return "apikey" in text.lower() or any(key in text for key in keys)
+
+
+def _redact_arg(arg: object, keys: list[str]) -> object:
     text = str(arg)
-    return redact(text) if "apikey=" in text.lower() else arg
+    return redact(text, *keys) if _shows_key(text, keys) else arg
 
 
 def install_log_redaction() -> None:
-    """Attach the redacting filter to the ``httpx`` logger, once per process."""
-    logger = logging.getLogger("httpx")
-    if not any(isinstance(f, _RedactApiKeys) for f in logger.filters):
-        logger.addFilter(_RedactApiKeys())
+    """Attach the redacting filter to the HTTP stack's loggers, once per process."""
+    for name in HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RedactApiKeys) for f in logger.filters):
+            logger.addFilter(_RedactApiKeys())

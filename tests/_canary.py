@@ -5,8 +5,9 @@ builders hand back sub-account keys starting with ``_support.SUB_CANARY``. A :cl
 installed around the test collects what a user or an operator could see, and
 :meth:`Watch.leaks` names every place either string shows up:
 
-- log records, at DEBUG, of the root logger and of ``smspartner_async``, ``httpx``,
-  ``httpcore`` and ``uvicorn*`` (which need not propagate): message and formatted traceback;
+- log records, at DEBUG (every logger's level lowered, the root's too), of the root logger and
+  of ``smspartner_async``, ``httpx``, ``httpcore``, ``aiohttp``, ``asyncio`` and ``uvicorn*``
+  (which need not propagate): message and formatted traceback;
 - every :class:`~smspartner_async.SMSPartnerError` created: ``str`` and ``repr``, and those of
   each ``__cause__`` / ``__context__`` in its chain, read at the end of the test;
 - every warning shown or recorded (``pytest.warns``, ``recwarn``, pytest's own capture), without
@@ -42,6 +43,8 @@ WATCHED_LOGGERS = (
     "smspartner_async",
     "httpx",
     "httpcore",
+    "aiohttp",
+    "asyncio",
     "uvicorn",
     "uvicorn.error",
     "uvicorn.access",
@@ -155,8 +158,8 @@ class Watch:
         handler = _LogHandler(self)
         loggers = [logging.getLogger(), *map(logging.getLogger, WATCHED_LOGGERS)]
         levels = [logger.level for logger in loggers]
-        for logger in loggers[1:]:
-            logger.setLevel(logging.DEBUG)  # so DEBUG records are made at all
+        for logger in loggers:
+            logger.setLevel(logging.DEBUG)  # so DEBUG records are made at all, everywhere
         for logger in loggers:
             logger.addHandler(handler)
         self._record_errors(monkeypatch)
@@ -173,8 +176,8 @@ class Watch:
     def leaks(self) -> list[str]:
         """Every place a canary showed so far, the errors and objects of the test included."""
         found = list(self.found)
-        for error in self.errors:
-            found += self._check_error(error, with_locals=False)
+        for i, error in enumerate(self.errors):
+            found += self._check_error(error, with_locals=i < MAX_TRACEBACKS)
         for cls, objects in self.objects.items():
             for obj in objects:
                 found += self.check(f"repr of a {cls.__name__}", f"{obj!r}\n{obj}")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from _canary import traceback_locals
 from _support import (
     ALL_CALLS,
     CANARY,
@@ -41,6 +42,7 @@ def assert_error_clean(error: BaseException) -> None:
     assert_clean(str(error))
     assert_clean(repr(error))
     assert_clean("".join(traceback.format_exception(error)))
+    assert_clean(traceback_locals(error))
     for attr in ("message", "body", "errors", "details", "endpoint"):
         assert_clean(repr(getattr(error, attr, "")))
     if error.__cause__ is not None:
@@ -151,6 +153,21 @@ async def test_details_are_masked() -> None:
 
 
 @pytest.mark.anyio
+async def test_an_element_id_echoing_the_key_is_masked() -> None:
+    errors = [{"elementId": f"apiKey={CANARY}", "message": "invalide"}]
+    errors.append({"elementId": CANARY, "message": "invalide"})
+    server = Server(always(httpx.Response(200, json={"success": False, "error": errors})))
+    async with server.client() as client:
+        with pytest.raises(sp.APIError) as info:
+            await client.subaccounts.add_credit("tok", 1)
+    assert info.value.details == (
+        sp.ErrorDetail("apiKey=***", "invalide"),
+        sp.ErrorDetail("***", "invalide"),
+    )
+    assert_error_clean(info.value)
+
+
+@pytest.mark.anyio
 async def test_decode_error_body_masks_html_echo() -> None:
     server = Server(lambda r: raw(f"<html><p>{r.url}</p><p>{CANARY}</p></html>"))
     async with server.client() as client:
@@ -187,6 +204,19 @@ async def test_decode_error_body_masks_a_key_cut_by_the_excerpt() -> None:
         with pytest.raises(sp.DecodeError) as info:
             await client.account()
     assert SUB_CANARY[:6] not in info.value.body
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("start", [490, 497, 499])
+async def test_decode_error_body_masks_the_key_before_the_cut(start: int) -> None:
+    # The key itself, under no apiKey name, starting just before the 500-character cut.
+    content = f"<html>{'x' * (start - 6)}{CANARY} more</html>"
+    server = Server(always(raw(content)))
+    async with server.client() as client:
+        with pytest.raises(sp.DecodeError) as info:
+            await client.account()
+    body = info.value.body
+    assert body == (content[:start] + "*** more</html>")[:500]
 
 
 @pytest.mark.anyio

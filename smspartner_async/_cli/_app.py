@@ -69,7 +69,7 @@ class CLIError(Exception):
 class Context:
     """The global options, resolved, plus the subcommand's own arguments."""
 
-    api_key: str | None
+    api_key: str | None = attrs.field(repr=False)  # a traceback's locals show the context
     base_url: str | None
     sandbox: bool
     json: bool
@@ -113,6 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return exc.code if isinstance(exc.code, int) else ExitCode.USAGE
     api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV)
+    # From here the key lives in the context only, whose repr hides it: the locals of this
+    # frame (argv, args, api_key) are in every traceback of a command, and some record them.
+    argv = args.api_key = None
     context = Context(
         api_key=api_key or None,
         base_url=args.base_url,
@@ -121,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         timeout=args.timeout,
         args=args,
     )
+    del api_key
     if context.sandbox and context.base_url is not None:
         return _fail(f"{PROG}: error: --sandbox and --base-url exclude each other", ExitCode.USAGE)
     handler = _handler(args.handler)
@@ -141,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if outcome is None:
             raise  # a bug: its traceback is what a report needs
         label, code = outcome
-        return _fail(_redact(f"{PROG}: {label}: {_one_line(leaf)}", api_key), code)
+        return _fail(_redact(f"{PROG}: {label}: {_one_line(leaf)}", context.api_key), code)
 
 
 def _handler(name: str) -> Handler:
