@@ -24,7 +24,13 @@ import anyio
 import anyio.lowlevel
 import attrs
 
-from ._errors import AuthenticationError, OutcomeUnknownError, SMSPartnerError, ValidationError
+from ._errors import (
+    AuthenticationError,
+    NotSentError,
+    OutcomeUnknownError,
+    SMSPartnerError,
+    ValidationError,
+)
 from ._journal import BulkJournal, JournalError, Outcome, RunLog, Snapshot, as_journal
 from ._models import CreditTransfer
 from ._money import Amount, format_money, parse_amount
@@ -79,7 +85,8 @@ class BulkResult:
     """Why it was not applied: an [`OutcomeUnknownError`][] for an ``"unknown"`` item."""
     sent: bool = True
     """``False`` for an item that never left because the run stopped early (the API key was
-    refused, the journal could not be written, or the call was cancelled before its turn)."""
+    refused, the journal could not be written, the call was cancelled before its turn, or the
+    client was closed while it waited for a connection)."""
     from_journal: bool = False
     """``True`` for an outcome an earlier call with the same
     [`BulkJournal`][smspartner_async.BulkJournal] already knew: an item applied then, or one
@@ -302,7 +309,8 @@ class _BulkRun:
                 self._stopped_by = self._stopped_by or exc
                 self._record(index, BulkResult(token, amount, "failed", error=exc))
             except SMSPartnerError as exc:
-                self._record(index, BulkResult(token, amount, "failed", error=exc))
+                sent = not isinstance(exc, NotSentError)  # the client refused: it never left
+                self._record(index, BulkResult(token, amount, "failed", error=exc, sent=sent))
             except Exception as exc:  # a bug, ours or a transport's: the request may have left
                 logger.exception("bulk item %d (%s) raised unexpectedly", index, token)
                 unknown = OutcomeUnknownError(f"unexpected {type(exc).__name__}: {exc}")

@@ -6,12 +6,14 @@ error mapping) -> converter -> model.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import enum
 import logging
 import os
 import sys
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar, cast
@@ -29,6 +31,7 @@ from ._errors import (
     APITimeoutError,
     DecodeError,
     ErrorDetail,
+    NotSentError,
     OutcomeUnknownError,
     RateLimitError,
     RouteNotFoundError,
@@ -55,6 +58,7 @@ from ._tracing import Tracing
 from ._transport import (
     REQUEST_HEADERS,
     SENDING,
+    current_backend,
     environment_proxy,
     make_http_client,
     read_body,
@@ -175,7 +179,10 @@ class AsyncSMSPartner:
     A bad ``SMSPARTNER_BASE_URL`` raises [`ValidationError`][] naming it.
 
     No API key at all raises [`SMSPartnerError`][] at once. One client is safe to share between
-    tasks; without ``async with``, call [`aclose`][] when done.
+    tasks; without ``async with``, call [`aclose`][] when done. Under asyncio a client belongs
+    to the event loop of its first call: a call from another loop (one ``asyncio.run`` per
+    step) raises [`SMSPartnerError`][] before anything is sent. Calls waiting for a connection
+    when the client is closed raise "this AsyncSMSPartner is closed", unsent.
     """
 
     def __init__(
@@ -228,6 +235,8 @@ class AsyncSMSPartner:
         #: The client that owns the connections: this one, or the one a view was made from.
         self._root = self
         self._limiter: anyio.CapacityLimiter | None = None
+        # The asyncio loop of the first call, held weakly (a closed loop must not be kept).
+        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._urls: dict[str, httpx.URL] = {}
         self._tracing = Tracing()
         self.subaccounts: AsyncSubaccounts = AsyncSubaccounts(self, self._request)
@@ -320,7 +329,17 @@ class AsyncSMSPartner:
         if self._root is not self:
             return self._root._open()
         if self._state is _State.CLOSED:
-            raise SMSPartnerError("this AsyncSMSPartner is closed; create a new one")
+            raise _closed()
+        loop = _asyncio_loop()
+        if self._loop is None:
+            self._loop = weakref.ref(loop) if loop is not None else None
+        elif self._loop() is not loop:
+            # Its connections and its limiter belong to the first loop: a request sent from
+            # here would reach the server, then fail on them.
+            raise NotSentError(
+                "this AsyncSMSPartner was opened in another asyncio event loop (one "
+                "asyncio.run per step?): nothing was sent; create one client per event loop"
+            )
         if self._http is None:
             self._http = make_http_client(
                 timeout=self._timeout,
@@ -448,6 +467,9 @@ class AsyncSMSPartner:
             except BaseException:
                 limiter.release()
                 raise
+        if self._root._state is _State.CLOSED:  # closed while this call waited for its turn
+            limiter.release()
+            raise _closed()
         started = time.perf_counter()
         try:
             outgoing = request()
@@ -665,6 +687,17 @@ class AsyncSMSPartner:
         # the slack past the cut holds any key (or apiKey=... value) that starts before it.
         text = content[: _BODY_EXCERPT + _EXCERPT_SLACK].decode("utf-8", "replace")
         return self._redact(text)[:_BODY_EXCERPT]
+
+
+def _closed() -> NotSentError:
+    return NotSentError("this AsyncSMSPartner is closed; create a new one")
+
+
+def _asyncio_loop() -> asyncio.AbstractEventLoop | None:
+    """The running asyncio loop, or None under trio (where a client moves between runs)."""
+    if current_backend() != "asyncio":
+        return None
+    return asyncio.get_running_loop()
 
 
 def _log_attempt(endpoint: Endpoint, attempt: int, outcome: str, started: float) -> None:

@@ -233,6 +233,14 @@ class DecodeError(SMSPartnerError):
         self.body = body
 
 
+class NotSentError(SMSPartnerError):
+    """The client refused to send: it is closed, or was opened in another event loop.
+
+    Not part of the public tree (catch [`SMSPartnerError`][]): it tells the bulk runner that
+    the item never left.
+    """
+
+
 class OutcomeUnknownError(SMSPartnerError):
     """A money-moving or creating request may or may not have been applied by the server.
 

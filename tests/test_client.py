@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 from datetime import datetime
 from decimal import Decimal
@@ -302,6 +304,80 @@ async def test_closed_client_refuses_calls_and_sends_nothing() -> None:
         async with client:
             pass
     assert server.count == 1
+
+
+def test_a_second_asyncio_event_loop_is_refused_before_anything_is_sent() -> None:
+    # A session-scoped client with one asyncio.run per step: its connections and limiter
+    # belong to the first loop, so the second must not send (it used to send, then fail).
+    server = Server(answer_for)
+    client = server.client()
+    asyncio.run(client.subaccounts.add_credit("tok", 1))
+    for _ in range(2):
+        with pytest.raises(sp.SMSPartnerError, match="opened in another asyncio event loop"):
+            asyncio.run(client.subaccounts.add_credit("tok", 1))
+    assert server.count == 1
+
+
+@pytest.mark.anyio
+async def test_calls_waiting_for_a_slot_when_the_client_closes(anyio_backend: str) -> None:
+    release = anyio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await release.wait()
+        return answer_for(request)
+
+    server = Server(slow)
+    client = server.client(max_connections=1)
+    outcomes: list[BaseException | None] = []
+
+    async def call() -> None:
+        try:
+            await client.subaccounts.add_credit("tok", 1)
+            outcomes.append(None)
+        except sp.SMSPartnerError as exc:
+            outcomes.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(3):
+            tg.start_soon(call)
+        await anyio.wait_all_tasks_blocked()
+        assert server.count == 1  # one in flight, two waiting for the one connection slot
+        await client.aclose()
+        release.set()
+    assert server.count == 1
+    waited = [o for o in outcomes if o is not None]
+    assert len(waited) == 2
+    for error in waited:
+        assert "this AsyncSMSPartner is closed" in str(error)
+
+
+@pytest.mark.anyio
+async def test_bulk_items_never_sent_because_the_client_closed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    release = anyio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await release.wait()
+        return answer_for(request)
+
+    server = Server(slow)
+    client = server.client(max_connections=1)
+    reports: list[sp.BulkReport] = []
+
+    async def run() -> None:
+        reports.append(await client.subaccounts.bulk_add_credit({"a": 1, "b": 2, "c": 3}))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run)
+        await anyio.wait_all_tasks_blocked()
+        await client.aclose()
+        release.set()
+    [report] = reports
+    statuses = [(r.token, r.status, r.sent) for r in report.results]
+    assert statuses == [("a", "applied", True), ("b", "failed", False), ("c", "failed", False)]
+    assert server.count == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 @pytest.mark.anyio
