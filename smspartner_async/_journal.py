@@ -199,7 +199,9 @@ class BulkJournal:
         self._path = Path(path)
 
     def __repr__(self) -> str:
-        return f"BulkJournal({str(self._path)!r})"
+        # Also shown for a journal whose __init__ raised (a traceback's locals hold it).
+        path = getattr(self, "_path", None)
+        return f"BulkJournal({str(path)!r})"
 
     @property
     def path(self) -> Path:

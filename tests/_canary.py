@@ -69,6 +69,14 @@ def chain(error: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
+def _safe_repr(value: object) -> str:
+    # What capture_locals records (recent Pythons catch a failing repr the same way).
+    try:
+        return repr(value)
+    except Exception as exc:
+        return f"<repr failed: {type(exc).__name__}>"
+
+
 def traceback_locals(error: BaseException) -> str:
     """The ``repr`` of every local of every frame the tracebacks of ``error``'s chain reach,
     test-suite frames aside, as ``capture_locals=True`` records them."""
@@ -77,16 +85,8 @@ def traceback_locals(error: BaseException) -> str:
         for frame, lineno in traceback.walk_tb(each.__traceback__):
             if Path(frame.f_code.co_filename).resolve().is_relative_to(_TESTS):
                 continue
-            summary = traceback.FrameSummary(
-                frame.f_code.co_filename,
-                lineno,
-                frame.f_code.co_name,
-                lookup_line=False,
-                locals=frame.f_locals,
-            )
-            assert summary.locals is not None
             where = f"{frame.f_code.co_filename}:{lineno} {frame.f_code.co_name}"
-            lines += (f"{where}: {name} = {value}" for name, value in summary.locals.items())
+            lines += (f"{where}: {name} = {_safe_repr(v)}" for name, v in frame.f_locals.items())
     return "\n".join(lines)
 
 
