@@ -306,6 +306,12 @@ async def test_a_callers_client_that_cannot_build_the_request_sends_nothing() ->
 
 
 @pytest.mark.anyio
+# Under trio, an httpx streamed answer abandoned before its end leaves httpx's nested async
+# generators (Response.aiter_raw over BoundAsyncStream.__aiter__ over the transport's) unexhausted,
+# and trio warns when they are collected: no public httpx API closes the inner ones. The answer
+# is closed all the same (response.aclose()); only a caller's own client reads this way.
+@pytest.mark.filterwarnings("ignore:Async generator:ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_a_callers_own_transport_is_read_to_the_size_limit_too(anyio_backend: str) -> None:
     def endless(exchange: Exchange) -> None:
         exchange.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
