@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-import pytest
-
-import smspartner_async as sp
 from smspartner_async._retry import parse_retry_after
 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
@@ -24,16 +20,3 @@ def test_a_date_with_a_zone_is_taken_at_its_word() -> None:
 
 def test_a_date_in_the_past_means_now() -> None:
     assert parse_retry_after("Sun, 22 Nov 2026 11:00:00 -0000", now=NOW) == 0.0
-
-
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        ({"max_attempts": 0}, "max_attempts must be at least 1, got 0"),
-        ({"initial_delay": -1.0}, "initial_delay must not be negative, got -1.0"),
-        ({"max_delay": -0.5}, "max_delay must not be negative, got -0.5"),
-    ],
-)
-def test_a_retry_policy_refuses_impossible_settings(options: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        sp.RetryPolicy(**options)
