@@ -8,7 +8,8 @@ What it shows:
 
 - one ``AsyncSMSPartner`` for the application's lifetime, created and closed by the app's
   ``cleanup_ctx`` and read from ``request.app[CLIENT]`` by handlers;
-- ``GET /subaccounts``: every sub-account streamed as NDJSON while the paginator walks the pages;
+- ``GET /subaccounts``: every sub-account streamed as NDJSON while the paginator walks the
+  pages;
 - ``GET /subaccounts/pages/{page}``: one page, as JSON;
 - ``POST /subaccounts/{token}/credit``: one top-up;
 - ``POST /subaccounts/credit``: many top-ups at once through ``bulk_add_credit``, with every
@@ -65,7 +66,7 @@ def error_answer(exc: sp.SMSPartnerError) -> tuple[int, dict[str, Any], dict[str
         if isinstance(exc.__cause__, sp.APITimeoutError):
             status = 504
         error["outcome"] = "unknown"
-        error["advice"] = "the operation may have been applied: check the balance before retrying"
+        error["advice"] = "it may have been applied: check the balance before retrying"
     if isinstance(exc, sp.RateLimitError | sp.APIConnectionError):
         retry_after = getattr(exc, "retry_after", None)
         headers["Retry-After"] = str(max(1, round(retry_after or 1)))
@@ -185,7 +186,8 @@ async def bulk_add_credit(request: web.Request) -> web.Response:
         raise bad_request("concurrency must be an integer from 1 to 64")
     # The amounts are checked by the library: a bad one is a ValidationError naming its token.
     amounts = cast("dict[str, Any]", amounts)
-    report = await request.app[CLIENT].subaccounts.bulk_add_credit(amounts, concurrency=concurrency)
+    client = request.app[CLIENT]
+    report = await client.subaccounts.bulk_add_credit(amounts, concurrency=concurrency)
     answer = {
         "ok": report.ok,
         "applied": len(report.applied),

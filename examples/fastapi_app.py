@@ -14,7 +14,8 @@ What it shows:
 
 - one ``AsyncSMSPartner`` for the application's lifetime, opened and closed by the lifespan
   and handed to routes through a dependency (``Client`` below);
-- ``GET /subaccounts``: every sub-account streamed as NDJSON while the paginator walks the pages;
+- ``GET /subaccounts``: every sub-account streamed as NDJSON while the paginator walks the
+  pages;
 - ``GET /subaccounts/pages/{page}``: one page, as JSON;
 - ``POST /subaccounts/{token}/credit``: one top-up;
 - ``POST /subaccounts/credit``: many top-ups at once through ``bulk_add_credit``, with every
@@ -71,7 +72,7 @@ def error_answer(exc: sp.SMSPartnerError) -> tuple[int, dict[str, Any], dict[str
         if isinstance(exc.__cause__, sp.APITimeoutError):
             status = 504
         error["outcome"] = "unknown"
-        error["advice"] = "the operation may have been applied: check the balance before retrying"
+        error["advice"] = "it may have been applied: check the balance before retrying"
     if isinstance(exc, sp.RateLimitError | sp.APIConnectionError):
         retry_after = getattr(exc, "retry_after", None)
         headers["Retry-After"] = str(max(1, round(retry_after or 1)))
@@ -165,9 +166,16 @@ async def add_credit(client: Client, token: str, body: TopUp) -> dict[str, Any]:
     }
 
 
-async def bulk_add_credit(client: Client, body: BulkTopUp, response: Response) -> dict[str, Any]:
+async def bulk_add_credit(
+    client: Client,
+    body: BulkTopUp,
+    response: Response,
+) -> dict[str, Any]:
     """Many top-ups at once; 200 when all were applied, 207 with each item's outcome if not."""
-    report = await client.subaccounts.bulk_add_credit(body.amounts, concurrency=body.concurrency)
+    report = await client.subaccounts.bulk_add_credit(
+        body.amounts,
+        concurrency=body.concurrency,
+    )
     response.status_code = 200 if report.ok else 207
     return {
         "ok": report.ok,

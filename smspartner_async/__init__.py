@@ -3,7 +3,7 @@
 ```python
 import smspartner_async as sp
 
-async with sp.AsyncSMSPartner() as client:          # key from SMSPARTNER_API_KEY
+async with sp.AsyncSMSPartner() as client:  # key from SMSPARTNER_API_KEY
     async for sub in client.subaccounts.list():
         print(sub.email, sub.credits.balance)
     transfer = await client.subaccounts.add_credit(token, Decimal("25"))

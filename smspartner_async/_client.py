@@ -271,7 +271,9 @@ class AsyncSMSPartner:
         For the one slow or critical call in an application, without a second connection pool:
 
         ```python
-        patient = client.with_options(timeout=60.0, retry=sp.RetryPolicy(max_attempts=8))
+        patient = client.with_options(
+            timeout=60.0, retry=sp.RetryPolicy(max_attempts=8)
+        )
         report = await patient.subaccounts.bulk_add_credit(amounts)
         ```
 

@@ -253,7 +253,7 @@ class OutcomeUnknownError(SMSPartnerError):
         await client.subaccounts.add_credit(token, "25")
     except sp.OutcomeUnknownError as exc:
         log.warning("top-up may or may not have happened: %s", exc.__cause__)
-        ...  # read the balance again; send it again only if the credit did not arrive
+        ...  # read the balance; send again only if the credit did not arrive
     ```
     """
 

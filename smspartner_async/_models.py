@@ -55,7 +55,7 @@ class Subaccount:
 
     ```python
     async for sub in client.subaccounts.list():
-        print(sub.id, sub.email, sub.type, sub.credits.balance, sub.credits.currency)
+        print(sub.id, sub.email, sub.type, sub.credits.balance)
     ```
     """
 

@@ -25,7 +25,7 @@ scripts' digits). Zero, negatives, NaN, infinities and more than 3 decimal place
 [`ValidationError`][] before anything is sent:
 
 ```python
-await client.subaccounts.add_credit(token, Decimal("2.5"))   # or 2.5, "2.5", or 3
+await client.subaccounts.add_credit(token, Decimal("2.5"))  # or "2.5", or 3
 ```
 """
 

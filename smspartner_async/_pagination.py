@@ -61,7 +61,8 @@ class SubaccountPaginator:
     async for page in client.subaccounts.list().pages():
         print(page.page, len(page.items))
 
-    # The window slides in the background while the block runs: best for slow readers.
+    # The window slides in the background while the block runs:
+    # best for slow readers.
     async with client.subaccounts.list(prefetch=8) as rows:
         async for sub in rows:
             await process(sub)

@@ -82,7 +82,7 @@ class RetryPolicy:
 
     ```python
     def log_retry(details: sp.RetryDetails) -> None:
-        print(f"{details.endpoint} failed ({details.error!r}), attempt {details.attempt}")
+        print(f"{details.endpoint}: attempt {details.attempt} failed")
 
     client = sp.AsyncSMSPartner(retry=sp.RetryPolicy(on_retry=log_retry))
     ```

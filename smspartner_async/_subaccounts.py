@@ -287,7 +287,9 @@ class AsyncSubaccounts:
         """Take credit back from many sub-accounts at once; same rules as [`bulk_add_credit`][].
 
         ```python
-        report = await client.subaccounts.bulk_remove_credit({token: "5" for token in tokens})
+        report = await client.subaccounts.bulk_remove_credit(
+            {token: "5" for token in tokens}
+        )
         ```
         """
         return await run_bulk(

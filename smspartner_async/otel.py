@@ -5,7 +5,9 @@ record each request's full URL (``http.url``, or ``url.full`` under the stable H
 conventions). Hand them these functions when you instrument:
 
 ```python
-from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+from opentelemetry.instrumentation.aiohttp_client import (
+    AioHttpClientInstrumentor,
+)
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
 from smspartner_async import otel

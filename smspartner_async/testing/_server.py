@@ -47,8 +47,11 @@ async def served(
 
     ```python
     emulator = Emulator()
-    async with served(emulator, port=0) as base_url:          # "http://127.0.0.1:PORT/v1/"
-        async with AsyncSMSPartner(api_key=emulator.api_key, base_url=base_url) as client:
+    # base_url is "http://127.0.0.1:PORT/v1/"
+    async with served(emulator, port=0) as base_url:
+        async with AsyncSMSPartner(
+            api_key=emulator.api_key, base_url=base_url
+        ) as client:
             info = await client.account()
     ```
     """

@@ -29,7 +29,9 @@ class EmulatorTransport(httpx.AsyncBaseTransport):
     ```python
     http = httpx.AsyncClient(transport=EmulatorTransport(emulator))
     client = AsyncSMSPartner(
-        api_key=emulator.api_key, base_url="https://emulator.invalid/v1/", http_client=http
+        api_key=emulator.api_key,
+        base_url="https://emulator.invalid/v1/",
+        http_client=http,
     )
     ```
 
