@@ -318,16 +318,21 @@ def test_a_second_asyncio_event_loop_is_refused_before_anything_is_sent() -> Non
     assert server.count == 1
 
 
-@pytest.mark.anyio
-async def test_calls_waiting_for_a_slot_when_the_client_closes(anyio_backend: str) -> None:
-    release = anyio.Event()
+def one_slot_held_until(release: anyio.Event) -> tuple[Server, sp.AsyncSMSPartner]:
+    """A client with one connection slot, on a server that answers once ``release`` is set."""
 
     async def slow(request: httpx.Request) -> httpx.Response:
         await release.wait()
         return answer_for(request)
 
     server = Server(slow)
-    client = server.client(max_connections=1)
+    return server, server.client(max_connections=1)
+
+
+@pytest.mark.anyio
+async def test_calls_waiting_for_a_slot_when_the_client_closes(anyio_backend: str) -> None:
+    release = anyio.Event()
+    server, client = one_slot_held_until(release)
     outcomes: list[BaseException | None] = []
 
     async def call() -> None:
@@ -356,13 +361,7 @@ async def test_bulk_items_never_sent_because_the_client_closed(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     release = anyio.Event()
-
-    async def slow(request: httpx.Request) -> httpx.Response:
-        await release.wait()
-        return answer_for(request)
-
-    server = Server(slow)
-    client = server.client(max_connections=1)
+    server, client = one_slot_held_until(release)
     reports: list[sp.BulkReport] = []
 
     async def run() -> None:
