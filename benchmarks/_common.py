@@ -1,5 +1,6 @@
-"""Shared plumbing for the benchmarks: arguments, interleaved timing, JSON lines, and the
-emulator served by uvicorn in a process of its own.
+"""Shared plumbing for the benchmarks: arguments, interleaved timing, JSON lines, the
+emulator served by uvicorn in a process of its own, and the bulk top-up's contenders (the
+library, raw aiohttp, raw httpx on asyncio and on trio) with the figure that compares two.
 
 A server in the benchmark's own process would share its interpreter (and its GIL) with the
 client being measured and skew every figure, so :func:`emulator_server` starts one with
