@@ -366,6 +366,20 @@ async def bulk_raw_httpx_trio(
     return span
 
 
+def bulk_run(
+    n: int, concurrency: int, latency: float, rounds: int, backend: str
+) -> dict[str, object]:
+    """What a bulk figure was measured on: the first keys after ``ratio``."""
+    return {
+        "unit": "items/s",
+        "n": n,
+        "concurrency": concurrency,
+        "latency_s": latency,
+        "rounds": rounds,
+        "backend": backend,
+    }
+
+
 def wall_s(spans: Sequence[Span]) -> float:
     """A contender's median wall-clock seconds per run."""
     return median([s.wall for s in spans])
@@ -404,12 +418,7 @@ def emit_throughput(
         ours=n / ours_s,
         baseline=n / baseline_s,
         ratio=ratio,
-        unit="items/s",
-        n=n,
-        concurrency=CONCURRENCY,
-        latency_s=LATENCY,
-        rounds=len(mine),
-        backend=backend,
+        **bulk_run(n, CONCURRENCY, LATENCY, len(mine), backend),
         ours_s=ours_s,
         baseline_s=baseline_s,
         ours_cpu_us_per_item=cpu_us_per_item(mine, n),
