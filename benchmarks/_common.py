@@ -1,5 +1,6 @@
-"""Shared plumbing for the benchmarks: arguments, interleaved timing, JSON lines, and the
-emulator served by uvicorn in a process of its own.
+"""Shared plumbing for the benchmarks: arguments, interleaved timing, JSON lines, the
+emulator served by uvicorn in a process of its own, and the bulk top-up's contenders (the
+library, raw aiohttp, raw httpx on asyncio and on trio) with the figure that compares two.
 
 A server in the benchmark's own process would share its interpreter (and its GIL) with the
 client being measured and skew every figure, so :func:`emulator_server` starts one with
@@ -11,6 +12,7 @@ Run as a script, this module is that server process (``serve`` sub-command).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import importlib.util
 import json
@@ -29,6 +31,9 @@ from importlib import metadata
 from typing import Any, TypeVar
 
 import attrs
+import httpx
+
+from smspartner_async import AsyncSMSPartner, BulkJournal
 
 T = TypeVar("T")
 
@@ -245,6 +250,183 @@ def _stop(child: subprocess.Popen[str]) -> None:
             child.wait(_STOP_TIMEOUT)
     if child.stdout is not None:
         child.stdout.close()
+
+
+# -- the bulk top-up's contenders -------------------------------------------------------------
+
+#: What every bulk contender moves to each sub-account.
+AMOUNT = "0.01"
+#: Requests in flight in the bulk benchmarks, unless one says otherwise.
+CONCURRENCY = 100
+CREDIT_ADD = "subaccount/credit/add"
+
+
+def credit_payload(server: Server, token: str) -> dict[str, str]:
+    """The JSON body of one top-up, as the raw loops send it."""
+    return {"apiKey": server.api_key, "credit": AMOUNT, "tokenSubaccount": token}
+
+
+def check_applied(ok: int, total: int, who: str) -> None:
+    """A run that did not apply every item measured something else: stop the benchmark."""
+    if ok != total:
+        script = os.path.basename(sys.argv[0]) or "benchmark"
+        raise SystemExit(f"{script}: {who} applied {ok} of {total} items; figures are void")
+
+
+async def bulk_ours(
+    server: Server,
+    tokens: list[str],
+    *,
+    concurrency: int = CONCURRENCY,
+    journal: BulkJournal | None = None,
+) -> Span:
+    """``bulk_add_credit`` with the library's defaults for the running event loop, a fresh
+    client per run; the client's opening and closing are not timed."""
+    items = [(token, AMOUNT) for token in tokens]
+    async with AsyncSMSPartner(server.api_key, base_url=server.base_url) as client:
+        with measured() as span:
+            report = await client.subaccounts.bulk_add_credit(
+                items, concurrency=concurrency, journal=journal
+            )
+    check_applied(len(report.applied), len(tokens), "ours")
+    return span
+
+
+async def gathered(
+    tokens: list[str], concurrency: int, one: Callable[[str], Awaitable[bool]], who: str
+) -> Span:
+    """Time a hand-written asyncio loop: ``one(token)`` for every token, at most
+    ``concurrency`` at a time (``asyncio.Semaphore``), all gathered; each must return True."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def limited(token: str) -> bool:
+        async with limit:
+            return await one(token)
+
+    with measured() as span:
+        done = await asyncio.gather(*(limited(token) for token in tokens))
+    check_applied(sum(done), len(tokens), who)
+    return span
+
+
+async def bulk_raw_aiohttp(
+    server: Server, tokens: list[str], *, concurrency: int = CONCURRENCY
+) -> Span:
+    """The floor on asyncio: an aiohttp ``ClientSession`` + ``asyncio.Semaphore``."""
+    aiohttp = require("aiohttp", "raw aiohttp baseline")
+    url = server.url(CREDIT_ADD)
+    async with aiohttp.ClientSession() as session:
+
+        async def one(token: str) -> bool:
+            async with session.post(url, json=credit_payload(server, token)) as answer:
+                return json.loads(await answer.read())["success"] is True
+
+        return await gathered(tokens, concurrency, one, "raw aiohttp")
+
+
+async def bulk_raw_httpx(
+    server: Server,
+    tokens: list[str],
+    *,
+    concurrency: int = CONCURRENCY,
+    client: httpx.AsyncClient | None = None,
+) -> Span:
+    """``httpx.AsyncClient.post`` + ``asyncio.Semaphore`` on asyncio; ``client`` defaults to
+    ``httpx.AsyncClient()`` as people use it (its own transport, default limits)."""
+    url = server.url(CREDIT_ADD)
+    async with client or httpx.AsyncClient() as session:
+
+        async def one(token: str) -> bool:
+            answer = await session.post(url, json=credit_payload(server, token))
+            return json.loads(answer.content)["success"] is True
+
+        return await gathered(tokens, concurrency, one, "raw httpx")
+
+
+async def bulk_raw_httpx_trio(
+    server: Server, tokens: list[str], *, concurrency: int = CONCURRENCY
+) -> Span:
+    """The floor on trio: ``httpx.AsyncClient()`` (default limits) + ``trio.Semaphore``."""
+    trio = require("trio", "trio baseline")
+    url = server.url(CREDIT_ADD)
+    limit = trio.Semaphore(concurrency)
+    done: list[bool] = []
+    async with httpx.AsyncClient() as session:
+
+        async def one(token: str) -> None:
+            async with limit:
+                answer = await session.post(url, json=credit_payload(server, token))
+            done.append(json.loads(answer.content)["success"] is True)
+
+        with measured() as span:
+            async with trio.open_nursery() as nursery:
+                for token in tokens:
+                    nursery.start_soon(one, token)
+    check_applied(sum(done), len(tokens), "raw httpx on trio")
+    return span
+
+
+def bulk_run(
+    n: int, concurrency: int, latency: float, rounds: int, backend: str
+) -> dict[str, object]:
+    """What a bulk figure was measured on: the first keys after ``ratio``."""
+    return {
+        "unit": "items/s",
+        "n": n,
+        "concurrency": concurrency,
+        "latency_s": latency,
+        "rounds": rounds,
+        "backend": backend,
+    }
+
+
+def wall_s(spans: Sequence[Span]) -> float:
+    """A contender's median wall-clock seconds per run."""
+    return median([s.wall for s in spans])
+
+
+def cpu_us_per_item(spans: Sequence[Span], n: int) -> float:
+    """A contender's median CPU time per run, in microseconds per item."""
+    return median([s.cpu for s in spans]) / n * 1e6
+
+
+def against(ratio: float, target: float | None) -> dict[str, object]:
+    """A figure's ``target`` and ``met`` keys (none without a target): ratio >= target."""
+    return {} if target is None else {"target": f">= {target}", "met": ratio >= target}
+
+
+def emit_throughput(
+    name: str,
+    mine: Sequence[Span],
+    theirs: Sequence[Span],
+    n: int,
+    *,
+    backend: str,
+    target: float | None = None,
+    **extra: object,
+) -> None:
+    """One bulk figure: two contenders' throughput (items/s) over the same rounds, at the
+    default concurrency and latency.
+
+    ``ratio`` is the median of the rounds' throughput ratios (wall clock); ``cpu_ratio`` the
+    same with CPU time, the steadier figure on a shared machine.
+    """
+    ours_s, baseline_s = wall_s(mine), wall_s(theirs)
+    ratio = median_ratio([s.wall for s in theirs], [s.wall for s in mine])
+    emit(
+        name,
+        ours=n / ours_s,
+        baseline=n / baseline_s,
+        ratio=ratio,
+        **bulk_run(n, CONCURRENCY, LATENCY, len(mine), backend),
+        ours_s=ours_s,
+        baseline_s=baseline_s,
+        ours_cpu_us_per_item=cpu_us_per_item(mine, n),
+        baseline_cpu_us_per_item=cpu_us_per_item(theirs, n),
+        cpu_ratio=median_ratio([s.cpu for s in theirs], [s.cpu for s in mine]),
+        **extra,
+        **against(ratio, target),
+    )
 
 
 def _serve_main(argv: Sequence[str]) -> None:

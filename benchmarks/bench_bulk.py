@@ -9,12 +9,12 @@ asyncio (ours: the library's default there, the aiohttp-backed transport):
 - ``bulk.asyncio.vs_raw_aiohttp``: aiohttp ``ClientSession`` + ``asyncio.Semaphore``. Target >= 0.9.
 - ``bulk.asyncio.vs_raw_httpx``: ``httpx.AsyncClient()`` with its default limits + semaphore.
 - ``bulk.asyncio.vs_raw_httpx_same_transport``: ``httpx.AsyncClient`` over the library's own
-  aiohttp transport + semaphore: the floor for anything built, as this library is, on httpx
-  over aiohttp. Ours / it is what the library itself costs.
-- ``bulk.asyncio.transport_vs_raw_aiohttp``: not ours, a bound: the library's aiohttp
-  transport driven directly (an ``httpx.Request`` in, an ``httpx.Response`` out, no
-  ``httpx.AsyncClient``, no library) against raw aiohttp. No client that hands httpx requests
-  to aiohttp can reach a higher ratio than this one.
+  aiohttp transport + semaphore: the floor for the library as it is built (httpx over that
+  transport). Ours / it is what the library itself costs.
+- ``bulk.asyncio.transport_vs_raw_aiohttp``: not ours: the library's aiohttp transport driven
+  directly (an ``httpx.Request`` in, an ``httpx.Response`` out, no ``httpx.AsyncClient``, no
+  library) against raw aiohttp: what that layer alone costs. Not a bound: a leaner transport
+  on aiohttp's public API has done better (README, "Transport search (closed)").
 - ``bulk.asyncio.vs_latency_limit``: N x latency / concurrency, what no client can beat.
 - ``bulk.asyncio.vs_sequential_requests``: the docs' loop, one ``requests.post`` after another;
   measured on a smaller N and reported per item (extrapolated to N).
@@ -28,88 +28,35 @@ trio (ours: httpx's own transport):
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import httpx
 from _common import (
+    CONCURRENCY,
+    CREDIT_ADD,
     LATENCY,
     Server,
     Span,
+    bulk_ours,
+    bulk_raw_aiohttp,
+    bulk_raw_httpx,
+    bulk_raw_httpx_trio,
+    check_applied,
+    credit_payload,
     emit,
+    emit_throughput,
     emulator_server,
+    gathered,
     interleaved_async,
     measured,
     median,
-    median_ratio,
     parse_args,
     require,
 )
 
-from smspartner_async import AsyncSMSPartner
 from smspartner_async._aiohttp import AiohttpTransport  # the transport under ours, on its own
-
-AMOUNT = "0.01"
-CONCURRENCY = 100
-
-Contender = Callable[[Server, list[str]], Awaitable[Span]]
-
-
-def _payload(server: Server, token: str) -> dict[str, str]:
-    return {"apiKey": server.api_key, "credit": AMOUNT, "tokenSubaccount": token}
-
-
-def _check(ok: int, total: int, who: str) -> None:
-    if ok != total:
-        raise SystemExit(f"bench_bulk: {who} applied {ok} of {total} items; figures are void")
-
-
-async def ours(server: Server, tokens: list[str]) -> Span:
-    """The library, with its defaults for the running event loop."""
-    items = [(token, AMOUNT) for token in tokens]
-    async with AsyncSMSPartner(server.api_key, base_url=server.base_url) as client:
-        with measured() as span:
-            report = await client.subaccounts.bulk_add_credit(items, concurrency=CONCURRENCY)
-    _check(len(report.applied), len(tokens), "ours")
-    return span
-
-
-async def raw_aiohttp(server: Server, tokens: list[str]) -> Span:
-    aiohttp = require("aiohttp", "raw aiohttp baseline")
-    url = server.url("subaccount/credit/add")
-    limit = asyncio.Semaphore(CONCURRENCY)
-    async with aiohttp.ClientSession() as session:
-
-        async def one(token: str) -> bool:
-            async with limit, session.post(url, json=_payload(server, token)) as answer:
-                return json.loads(await answer.read())["success"] is True
-
-        with measured() as span:
-            done = await asyncio.gather(*(one(token) for token in tokens))
-    _check(sum(done), len(tokens), "raw aiohttp")
-    return span
-
-
-async def _httpx_loop(client: httpx.AsyncClient, server: Server, tokens: list[str]) -> Span:
-    url = server.url("subaccount/credit/add")
-    limit = asyncio.Semaphore(CONCURRENCY)
-    async with client:
-
-        async def one(token: str) -> bool:
-            async with limit:
-                answer = await client.post(url, json=_payload(server, token))
-            return json.loads(answer.content)["success"] is True
-
-        with measured() as span:
-            done = await asyncio.gather(*(one(token) for token in tokens))
-    _check(sum(done), len(tokens), "raw httpx")
-    return span
-
-
-async def raw_httpx_asyncio(server: Server, tokens: list[str]) -> Span:
-    """``httpx.AsyncClient()`` as people use it: its own transport, default limits."""
-    return await _httpx_loop(httpx.AsyncClient(), server, tokens)
 
 
 def _transport() -> AiohttpTransport:
@@ -118,68 +65,45 @@ def _transport() -> AiohttpTransport:
 
 async def raw_httpx_same_transport(server: Server, tokens: list[str]) -> Span:
     """``httpx.AsyncClient`` over the library's aiohttp transport: httpx at its fastest."""
-    return await _httpx_loop(httpx.AsyncClient(transport=_transport()), server, tokens)
+    return await bulk_raw_httpx(server, tokens, client=httpx.AsyncClient(transport=_transport()))
 
 
 async def transport_alone(server: Server, tokens: list[str]) -> Span:
     """The aiohttp transport driven directly: httpx's request and response objects, no client."""
-    url = httpx.URL(server.url("subaccount/credit/add"))
-    limit = asyncio.Semaphore(CONCURRENCY)
+    url = httpx.URL(server.url(CREDIT_ADD))
     transport = _transport()
 
     async def one(token: str) -> bool:
-        async with limit:
-            request = httpx.Request("POST", url, json=_payload(server, token))
-            answer = await transport.handle_async_request(request)
+        request = httpx.Request("POST", url, json=credit_payload(server, token))
+        answer = await transport.handle_async_request(request)
         return json.loads(answer.content)["success"] is True
 
     try:
-        with measured() as span:
-            done = await asyncio.gather(*(one(token) for token in tokens))
+        return await gathered(tokens, CONCURRENCY, one, "the aiohttp transport alone")
     finally:
         await transport.aclose()
-    _check(sum(done), len(tokens), "the aiohttp transport alone")
-    return span
-
-
-async def raw_httpx_trio(server: Server, tokens: list[str]) -> Span:
-    trio = require("trio", "trio baseline")
-    url = server.url("subaccount/credit/add")
-    limit = trio.Semaphore(CONCURRENCY)
-    done: list[bool] = []
-    async with httpx.AsyncClient() as client:
-
-        async def one(token: str) -> None:
-            async with limit:
-                answer = await client.post(url, json=_payload(server, token))
-            done.append(json.loads(answer.content)["success"] is True)
-
-        with measured() as span:
-            async with trio.open_nursery() as nursery:
-                for token in tokens:
-                    nursery.start_soon(one, token)
-    _check(sum(done), len(tokens), "raw httpx on trio")
-    return span
 
 
 def sequential_requests(server: Server, tokens: list[str]) -> Span:
     """The docs' style: one blocking ``requests.post`` after another, no session."""
     requests = require("requests", "sequential docs-style baseline")
-    url = server.url("subaccount/credit/add")
+    url = server.url(CREDIT_ADD)
     with measured() as span:
         ok = 0
         for token in tokens:
-            answer = requests.post(url, json=_payload(server, token), timeout=10)
+            answer = requests.post(url, json=credit_payload(server, token), timeout=10)
             ok += answer.json()["success"] is True
-    _check(ok, len(tokens), "sequential requests")
+    check_applied(ok, len(tokens), "sequential requests")
     return span
 
 
 Spans = dict[str, list[Span]]
 
 
-def _timed(contender: Contender, server: Server, tokens: list[str]) -> Callable[[], Any]:
-    return lambda: contender(server, tokens)
+def _timed(
+    contender: Callable[[Server, list[str]], Awaitable[Span]], server: Server, tokens: list[str]
+) -> Callable[[], Awaitable[Span]]:
+    return functools.partial(contender, server, tokens)
 
 
 def _figure(
@@ -194,34 +118,15 @@ def _figure(
     baseline_is: str,
     **extra: object,
 ) -> None:
-    """One throughput figure: ``ours`` against ``baseline``, over the same rounds.
-
-    ``ratio`` is the median of the rounds' throughput ratios (wall clock); ``cpu_ratio`` the
-    same with CPU time, the steadier figure on a shared machine.
-    """
-    mine, theirs = spans[ours], spans[baseline]
-    ours_s = median([s.wall for s in mine])
-    baseline_s = median([s.wall for s in theirs])
-    ratio = median_ratio([s.wall for s in theirs], [s.wall for s in mine])
-    if target is not None:
-        extra |= {"target": f">= {target}", "met": ratio >= target}
-    emit(
+    """One throughput figure: ``ours`` against ``baseline``, over the same rounds."""
+    emit_throughput(
         name,
-        ours=n / ours_s,
-        baseline=n / baseline_s,
-        ratio=ratio,
-        unit="items/s",
-        n=n,
-        concurrency=CONCURRENCY,
-        latency_s=LATENCY,
-        rounds=len(mine),
+        spans[ours],
+        spans[baseline],
+        n,
         backend=backend,
+        target=target,
         baseline_is=baseline_is,
-        ours_s=ours_s,
-        baseline_s=baseline_s,
-        ours_cpu_us_per_item=median([s.cpu for s in mine]) / n * 1e6,
-        baseline_cpu_us_per_item=median([s.cpu for s in theirs]) / n * 1e6,
-        cpu_ratio=median_ratio([s.cpu for s in theirs], [s.cpu for s in mine]),
         **extra,
     )
 
@@ -239,11 +144,11 @@ def main() -> None:
         tokens = server.tokens[:n]
 
         async def on_asyncio() -> Spans:
-            await ours(server, tokens[:CONCURRENCY])  # warm up: imports, first connections
+            await bulk_ours(server, tokens[:CONCURRENCY])  # warm up: imports, first connections
             contenders = {
-                "ours": _timed(ours, server, tokens),
-                "aiohttp": _timed(raw_aiohttp, server, tokens),
-                "httpx": _timed(raw_httpx_asyncio, server, tokens),
+                "ours": _timed(bulk_ours, server, tokens),
+                "aiohttp": _timed(bulk_raw_aiohttp, server, tokens),
+                "httpx": _timed(bulk_raw_httpx, server, tokens),
                 "httpx_same_transport": _timed(raw_httpx_same_transport, server, tokens),
                 "transport": _timed(transport_alone, server, tokens),
             }
@@ -287,7 +192,7 @@ def main() -> None:
             target=None,
             baseline_is="aiohttp.ClientSession + asyncio.Semaphore(100)",
             ours_is="the library's aiohttp transport alone: httpx.Request in, httpx.Response out",
-            note="a bound, not the library: no client on httpx over aiohttp can reach more",
+            note="not the library: its transport layer alone (not a bound, see the README)",
         )
         ours_s = median([s.wall for s in timings["ours"]])
         ours_rate = n / ours_s
@@ -326,10 +231,10 @@ def main() -> None:
         )
 
         async def on_trio() -> Spans:
-            await ours(server, tokens[:CONCURRENCY])
+            await bulk_ours(server, tokens[:CONCURRENCY])
             contenders = {
-                "ours": _timed(ours, server, tokens),
-                "httpx": _timed(raw_httpx_trio, server, tokens),
+                "ours": _timed(bulk_ours, server, tokens),
+                "httpx": _timed(bulk_raw_httpx_trio, server, tokens),
             }
             return await interleaved_async(contenders, rounds)
 

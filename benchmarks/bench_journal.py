@@ -22,35 +22,17 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from _common import (
-    LATENCY,
     Server,
     Span,
-    emit,
+    bulk_ours,
+    emit_throughput,
     emulator_server,
     interleaved_async,
-    measured,
-    median,
-    median_ratio,
     parse_args,
     require,
 )
 
-from smspartner_async import AsyncSMSPartner, BulkJournal
-
-AMOUNT = "0.01"
-CONCURRENCY = 100
-
-
-async def _run(server: Server, tokens: list[str], journal: BulkJournal | None) -> Span:
-    items = [(token, AMOUNT) for token in tokens]
-    async with AsyncSMSPartner(server.api_key, base_url=server.base_url) as client:
-        with measured() as span:
-            report = await client.subaccounts.bulk_add_credit(
-                items, concurrency=CONCURRENCY, journal=journal
-            )
-    if len(report.applied) != len(tokens):
-        raise SystemExit(f"bench_journal: {len(report.applied)} of {len(tokens)} applied")
-    return span
+from smspartner_async import BulkJournal
 
 
 def _contenders(
@@ -59,35 +41,25 @@ def _contenders(
     runs = iter(range(1_000_000))
 
     async def with_journal() -> Span:
-        return await _run(server, tokens, BulkJournal(folder / f"run-{next(runs)}.journal"))
+        journal = BulkJournal(folder / f"run-{next(runs)}.journal")
+        return await bulk_ours(server, tokens, journal=journal)
 
     async def without() -> Span:
-        return await _run(server, tokens, None)
+        return await bulk_ours(server, tokens)
 
     return {"journal": with_journal, "plain": without}
 
 
 def _figure(name: str, spans: dict[str, list[Span]], n: int, backend: str) -> None:
-    mine, theirs = spans["journal"], spans["plain"]
-    ratio = median_ratio([s.wall for s in theirs], [s.wall for s in mine])
-    emit(
+    emit_throughput(
         name,
-        ours=n / median([s.wall for s in mine]),
-        baseline=n / median([s.wall for s in theirs]),
-        ratio=ratio,
-        unit="items/s",
-        n=n,
-        concurrency=CONCURRENCY,
-        latency_s=LATENCY,
-        rounds=len(mine),
+        spans["journal"],
+        spans["plain"],
+        n,
         backend=backend,
+        target=0.9,
         ours_is="bulk_add_credit with a new BulkJournal (snapshot, intents, outcomes)",
         baseline_is="bulk_add_credit without a journal",
-        ours_cpu_us_per_item=median([s.cpu for s in mine]) / n * 1e6,
-        baseline_cpu_us_per_item=median([s.cpu for s in theirs]) / n * 1e6,
-        cpu_ratio=median_ratio([s.cpu for s in theirs], [s.cpu for s in mine]),
-        target=">= 0.9",
-        met=ratio >= 0.9,
     )
 
 

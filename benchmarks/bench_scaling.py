@@ -15,19 +15,20 @@ import asyncio
 import functools
 
 from _common import (
+    CONCURRENCY,
     LATENCY,
     Server,
+    bulk_ours,
     emit,
     emulator_server,
     interleaved_async,
     median,
     parse_args,
 )
-from bench_bulk import CONCURRENCY, ours
 
 
 async def _wall(server: Server, n: int) -> float:
-    return (await ours(server, server.tokens[:n])).wall
+    return (await bulk_ours(server, server.tokens[:n])).wall
 
 
 def main() -> None:
@@ -38,7 +39,7 @@ def main() -> None:
     with emulator_server(subaccounts=max(sizes), list_tokens=True) as server:
 
         async def measure() -> dict[str, list[float]]:
-            await ours(server, server.tokens[:CONCURRENCY])  # warm up
+            await bulk_ours(server, server.tokens[:CONCURRENCY])  # warm up
             return await interleaved_async(
                 {str(n): functools.partial(_wall, server, n) for n in sizes},
                 rounds,

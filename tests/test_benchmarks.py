@@ -20,6 +20,7 @@ SCRIPTS = [
     "bench_bulk.py",
     "bench_journal.py",
     "bench_keepalive.py",
+    "bench_latency.py",
     "bench_overhead.py",
     "bench_paging.py",
     "bench_scaling.py",
