@@ -131,7 +131,7 @@ async def transport_alone(server: Server, tokens: list[str]) -> Span:
         async with limit:
             request = httpx.Request("POST", url, json=_payload(server, token))
             answer = await transport.handle_async_request(request)
-        return json.loads(answer.content)["success"] is True
+        return json.loads(await answer.aread())["success"] is True
 
     try:
         with measured() as span:

@@ -83,11 +83,11 @@ def dumps(payload: Mapping[str, object]) -> bytes:
 
 
 def _json_text(value: object) -> str:
-    if isinstance(value, JSONNumber):
+    if type(value) is JSONNumber:
         return value.digits
     if isinstance(value, Mapping):
         items = cast("Mapping[str, object]", value).items()
-        return "{" + ",".join(f"{_encode(k)}:{_json_text(v)}" for k, v in items) + "}"
+        return "{" + ",".join([f"{_encode(k)}:{_json_text(v)}" for k, v in items]) + "}"
     return _encode(value)
 
 
