@@ -32,6 +32,7 @@ from ._transport import (
     body_stream,
     check_uncompressed,
     deadline_of,
+    declared_size,
     past_deadline,
     read_capped,
     request_body,
@@ -90,16 +91,17 @@ class AiohttpTransport(OwnTransport):
             async with session.request(
                 request.method,
                 str(request.url),
-                headers=request.headers.multi_items(),
+                headers=_str_headers(request.headers),
                 data=body or None,
                 allow_redirects=False,
                 proxy=self._proxy,
                 timeout=timeout,
             ) as answer:
                 check_uncompressed(answer.headers.get("Content-Encoding"), request)
-                content = await read_capped(
-                    answer.content.iter_any(), answer.headers.get("Content-Length"), request
-                )
+                if declared_size(answer.headers.get("Content-Length"), request) is not None:
+                    content = await answer.read()  # aiohttp reads no more than declared
+                else:
+                    content = await read_capped(answer.content.iter_any(), None, request)
         except TimeoutError as exc:
             if type(exc) is TimeoutError:  # aiohttp's total timeout: the attempt's deadline
                 raise past_deadline(timeout.total, request) from exc
@@ -134,6 +136,14 @@ class AiohttpTransport(OwnTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _str_headers(headers: httpx.Headers) -> list[tuple[str, str]]:
+    """``headers.multi_items()``, the same pairs, without its per-item encoding checks."""
+    try:
+        return [(name.decode(), value.decode()) for name, value in headers.raw]
+    except UnicodeDecodeError:  # httpx then reads them as Latin-1
+        return headers.multi_items()
 
 
 class _Connector(aiohttp.TCPConnector):

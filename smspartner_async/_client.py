@@ -54,7 +54,7 @@ from ._retry import (
     parse_retry_after,
 )
 from ._subaccounts import AsyncSubaccounts
-from ._tracing import Tracing
+from ._tracing import SpanHandle, Tracing
 from ._transport import (
     EMPTY_BODY,
     REQUEST_HEADERS,
@@ -414,7 +414,7 @@ class AsyncSMSPartner:
                 call.set("smspartner.attempts", attempt)
                 with self._tracing.span(endpoint, attempt) as span:
                     result = await self._attempt(
-                        http, limiter, request, endpoint, decode, attempt=attempt
+                        http, limiter, request, endpoint, decode, attempt=attempt, span=span
                     )
                     if not isinstance(result, _Failure):
                         return result
@@ -503,6 +503,7 @@ class AsyncSMSPartner:
         decode: Decoder[T],
         *,
         attempt: int,
+        span: SpanHandle,
     ) -> T | _Failure:
         # A free token is taken without the checkpoints of `async with limiter` (an event-loop
         # round trip that cost ~15% of a call over a mock transport); when none is free, the
@@ -552,7 +553,7 @@ class AsyncSMSPartner:
             # Our transports say whether a byte of the request has left; others do not.
             return _Failure(late, may_have_acted=SENDING.get() is not False)
         response, content = exchanged
-        self._tracing.answered(response.status_code)
+        span.set("http.response.status_code", response.status_code)
         try:
             result = self._read_answer(endpoint, response, content, decode)
         except Exception as exc:  # see _foreign_error

@@ -140,6 +140,9 @@ def _structure_decimal(value: object, _: object) -> Decimal:
             number = Decimal(value)
         except InvalidOperation:
             raise ValueError(f"not a decimal number: {value!r}") from None
+        # A string's digits are bounded by its length already.
+        if _money_in_range(number):
+            return number
     elif isinstance(value, Decimal):
         number = value
     elif type(value) is int:
@@ -148,10 +151,7 @@ def _structure_decimal(value: object, _: object) -> Decimal:
         raise TypeError(f"expected a decimal number, got {type(value).__name__}")
     if not number.is_finite():
         raise ValueError("not a finite number")
-    # A string's digits are bounded by its length already; a parsed JSON number's are not.
-    if not _money_in_range(number) or (
-        type(value) is not str and len(number.as_tuple().digits) > _MAX_MONEY_DIGITS
-    ):
+    if not _money_in_range(number) or len(number.as_tuple().digits) > _MAX_MONEY_DIGITS:
         raise ValueError(
             f"not an amount: outside 1e{_MIN_MONEY_ADJUSTED}..1e{_MAX_MONEY_ADJUSTED + 1} "
             f"or more than {_MAX_MONEY_DIGITS} digits"
@@ -163,6 +163,20 @@ def _structure_datetime(value: object, _: object) -> datetime:
     if type(value) is str:
         return datetime.fromisoformat(value)
     raise TypeError(f"expected a date string, got {type(value).__name__}")
+
+
+def _structure_optional_str(value: object, _: object) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise TypeError(f"expected a string or null, got {type(value).__name__}")
+
+
+def _structure_optional_datetime(value: object, _: object) -> datetime | None:
+    if value is None:
+        return None
+    if type(value) is str:
+        return datetime.fromisoformat(value)
+    raise TypeError(f"expected a date string or null, got {type(value).__name__}")
 
 
 @attrs.frozen
@@ -231,6 +245,9 @@ def _make_converter(*, detailed: bool) -> cattrs.Converter:
         conv.register_structure_hook(leaf, structure_leaf)
         # cattrs' own Optional hook dispatches on every value; this one calls the leaf directly.
         conv.register_structure_hook(leaf | None, _or_none(structure_leaf))
+    # The optional fields of every list row: one call each, not two.
+    conv.register_structure_hook(str | None, _structure_optional_str)
+    conv.register_structure_hook(datetime | None, _structure_optional_datetime)
     rows: Any = list[Subaccount]
 
     def rows_hook(cls: Any) -> Callable[[Any, Any], Any]:

@@ -43,6 +43,7 @@ __all__ = [
     "check_uncompressed",
     "current_backend",
     "deadline_of",
+    "declared_size",
     "default_transport",
     "environment_proxy",
     "make_http_client",
@@ -162,10 +163,7 @@ async def read_capped(
 
     ``length`` is the answer's ``Content-Length``: one over the limit fails before any read.
     """
-    if length is not None and length.isascii() and length.strip().isdigit():
-        digits = length.strip().lstrip("0")
-        if len(digits) > len(str(MAX_ANSWER_BYTES)) or int(digits or "0") > MAX_ANSWER_BYTES:
-            raise _too_large(request)
+    declared_size(length, request)
     parts: list[bytes] = []
     size = 0
     async for chunk in chunks:
@@ -174,6 +172,17 @@ async def read_capped(
             raise _too_large(request)
         parts.append(chunk)
     return b"".join(parts)
+
+
+def declared_size(length: str | None, request: httpx.Request) -> int | None:
+    """An answer's ``Content-Length`` as a number, None when it has none that reads as one;
+    ``httpx.DecodingError`` when it is over :data:`MAX_ANSWER_BYTES`."""
+    if length is None or not length.isascii() or not length.strip().isdigit():
+        return None
+    digits = length.strip().lstrip("0")
+    if len(digits) > len(str(MAX_ANSWER_BYTES)) or int(digits or "0") > MAX_ANSWER_BYTES:
+        raise _too_large(request)
+    return int(digits or "0")
 
 
 def _too_large(request: httpx.Request) -> httpx.DecodingError:
