@@ -76,7 +76,7 @@ async def transport_alone(server: Server, tokens: list[str]) -> Span:
     async def one(token: str) -> bool:
         request = httpx.Request("POST", url, json=credit_payload(server, token))
         answer = await transport.handle_async_request(request)
-        return json.loads(answer.content)["success"] is True
+        return json.loads(await answer.aread())["success"] is True
 
     try:
         return await gathered(tokens, CONCURRENCY, one, "the aiohttp transport alone")

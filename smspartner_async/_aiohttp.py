@@ -22,24 +22,34 @@ installed and the running loop is asyncio.
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
-
 import aiohttp
 import httpx
 from aiohttp.tracing import Trace
 
-from ._transport import SENDING, check_uncompressed, read_capped
+from ._transport import (
+    SENDING,
+    OwnTransport,
+    body_stream,
+    check_uncompressed,
+    deadline_of,
+    declared_size,
+    past_deadline,
+    read_capped,
+    request_body,
+)
 
 __all__ = ["AiohttpTransport"]
 
+_HTTP_1_1 = b"HTTP/1.1"
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
+
+class AiohttpTransport(OwnTransport):
     """Sends httpx requests with one ``aiohttp.ClientSession``, opened on first use.
 
     TLS is verified with httpx's own context (certifi's roots). ``limits.max_connections``
     bounds the connections. Every request goes through ``proxy`` when given; the environment
-    is read one level up, the same way for both transports (``_transport.py``).
+    is read one level up, the same way for both transports (``_transport.py``). The attempt's
+    deadline is aiohttp's ``total`` timeout, which covers reading the answer too.
     """
 
     def __init__(self, limits: httpx.Limits, *, proxy: str | None = None) -> None:
@@ -49,6 +59,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         # request's deadline should not pay for it.
         self._ssl = httpx.create_ssl_context()
         self._session: aiohttp.ClientSession | None = None
+        # One ClientTimeout per distinct request timeout (a client and its views have a few).
+        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         connector = _Connector(
@@ -71,49 +83,67 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         SENDING.set(False)
         session = self._session or self._open()
-        timeout = request.extensions.get("timeout", {})
-        body = await request.aread()  # already in memory for our requests: no I/O
-        started = time.perf_counter()
+        timeout = self._timeout(request.extensions.get("timeout", {}))
+        body = request_body(request)
+        if body is None:
+            body = await request.aread()
         try:
             async with session.request(
                 request.method,
                 str(request.url),
-                headers=request.headers.multi_items(),
+                headers=_str_headers(request.headers),
                 data=body or None,
                 allow_redirects=False,
                 proxy=self._proxy,
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    connect=timeout.get("pool"),
-                    sock_connect=timeout.get("connect"),
-                    sock_read=timeout.get("read"),
-                ),
+                timeout=timeout,
             ) as answer:
-                headers = httpx.Headers(answer.raw_headers)
-                check_uncompressed(headers, request)
-                content = await read_capped(
-                    answer.content.iter_any(), headers.get("Content-Length"), request
-                )
-        except (aiohttp.ClientError, TimeoutError) as exc:
+                check_uncompressed(answer.headers.get("Content-Encoding"), request)
+                if declared_size(answer.headers.get("Content-Length"), request) is not None:
+                    content = await answer.read()  # aiohttp reads no more than declared
+                else:
+                    content = await read_capped(answer.content.iter_any(), None, request)
+        except TimeoutError as exc:
+            if type(exc) is TimeoutError:  # aiohttp's total timeout: the attempt's deadline
+                raise past_deadline(timeout.total, request) from exc
             raise _mapped(exc, request) from exc
-        extensions: dict[str, object] = {"http_version": b"HTTP/1.1"}
+        except aiohttp.ClientError as exc:
+            raise _mapped(exc, request) from exc
+        extensions: dict[str, object] = {"http_version": _HTTP_1_1}
         if answer.reason:
             extensions["reason_phrase"] = answer.reason.encode("latin-1", "replace")
-        response = httpx.Response(
+        # Read here, whole: httpx's response reading machinery never runs on it. (httpx's client
+        # sets ``elapsed`` when the pipeline closes it.)
+        return httpx.Response(
             answer.status,
-            headers=headers,
-            content=content,  # read here: httpx's async chunk iteration never runs
-            request=request,
+            headers=answer.raw_headers,
+            stream=body_stream(content),
             extensions=extensions,
         )
-        # httpx sets `elapsed` when it closes a body it streamed; this one is complete already.
-        response.elapsed = timedelta(seconds=time.perf_counter() - started)
-        return response
+
+    def _timeout(self, timeout: dict[str, float | None]) -> aiohttp.ClientTimeout:
+        key = tuple(timeout.values())
+        cached = self._timeouts.get(key)
+        if cached is None:
+            cached = self._timeouts[key] = aiohttp.ClientTimeout(
+                total=deadline_of(timeout),
+                connect=timeout.get("pool"),
+                sock_connect=timeout.get("connect"),
+                sock_read=timeout.get("read"),
+            )
+        return cached
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _str_headers(headers: httpx.Headers) -> list[tuple[str, str]]:
+    """``headers.multi_items()``, the same pairs, without its per-item encoding checks."""
+    try:
+        return [(name.decode(), value.decode()) for name, value in headers.raw]
+    except UnicodeDecodeError:  # httpx then reads them as Latin-1
+        return headers.multi_items()
 
 
 class _Connector(aiohttp.TCPConnector):

@@ -54,11 +54,15 @@ from ._retry import (
     parse_retry_after,
 )
 from ._subaccounts import AsyncSubaccounts
-from ._tracing import Tracing
+from ._tracing import SpanHandle, Tracing
 from ._transport import (
+    EMPTY_BODY,
     REQUEST_HEADERS,
     SENDING,
-    current_backend,
+    OwnTransport,
+    body_stream,
+    deadline_of,
+    default_transport,
     environment_proxy,
     make_http_client,
     read_body,
@@ -131,6 +135,35 @@ class _Built:
 
     def __repr__(self) -> str:
         return "<request>"
+
+
+_JSON_HEADERS = {**REQUEST_HEADERS, "Content-Type": "application/json"}
+
+
+_JSON = (b"Content-Type", b"application/json")
+
+
+@attrs.frozen
+class _Prepared:
+    """What every request to one endpoint shares: its URL, parsed, and, for the client's own
+    ``httpx.AsyncClient``, its headers merged once, in the order httpx would send them (``Host``,
+    the client's, then ``Content-Type`` and the body's ``Content-Length``)."""
+
+    url: httpx.URL
+    text: str
+    headers: list[tuple[bytes, bytes]]
+
+    @classmethod
+    def of(cls, url: str, client_headers: httpx.Headers | None) -> _Prepared:
+        parsed = httpx.URL(url)
+        headers: list[tuple[bytes, bytes]] = []
+        if client_headers is not None:
+            headers = [(b"Host", parsed.netloc), *client_headers.raw]
+        return cls(parsed, str(parsed), headers)
+
+    def with_query(self, query: Mapping[str, object]) -> httpx.URL:
+        params = httpx.QueryParams(cast("Mapping[str, Any]", query))
+        return httpx.URL(f"{self.text}?{params}")
 
 
 @attrs.frozen
@@ -218,7 +251,8 @@ class AsyncSMSPartner:
             self._timeout = http_client.timeout
         else:
             self._timeout = check_timeout(DEFAULT_TIMEOUT if timeout is None else timeout)
-        self._deadline = _attempt_deadline(self._timeout)
+        self._deadline = deadline_of(self._timeout.as_dict())
+        self._timeouts = self._timeout.as_dict()
         self._retry = check_policy(retry)
         self._max_connections = check_positive_int(max_connections, field="max_connections")
         self._pacer = Pacer(
@@ -237,7 +271,10 @@ class AsyncSMSPartner:
         self._limiter: anyio.CapacityLimiter | None = None
         # The asyncio loop of the first call, held weakly (a closed loop must not be kept).
         self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
-        self._urls: dict[str, httpx.URL] = {}
+        #: Per endpoint path, what every request to it shares (built on first use).
+        self._prepared: dict[str, _Prepared] = {}
+        #: Whether the transport is one of ours (an ``OwnTransport``): set on opening.
+        self._own_transport = False
         self._tracing = Tracing()
         self.subaccounts: AsyncSubaccounts = AsyncSubaccounts(self, self._request)
         """Sub-account operations: create, list, credit, delete, bulk."""
@@ -286,7 +323,8 @@ class AsyncSMSPartner:
         view = copy.copy(self)
         if timeout is not None:
             view._timeout = check_timeout(timeout)
-            view._deadline = _attempt_deadline(view._timeout)
+            view._deadline = deadline_of(view._timeout.as_dict())
+            view._timeouts = view._timeout.as_dict()
         if retry is not None:
             view._retry = check_policy(retry)
         view.subaccounts = AsyncSubaccounts(view, view._request)
@@ -343,10 +381,12 @@ class AsyncSMSPartner:
                 "asyncio.run per step?): nothing was sent; create one client per event loop"
             )
         if self._http is None:
+            transport = self._transport or default_transport(self._max_connections, self._proxy)
+            self._own_transport = isinstance(transport, OwnTransport)
             self._http = make_http_client(
                 timeout=self._timeout,
                 max_connections=self._max_connections,
-                transport=self._transport,
+                transport=transport,
                 proxy=self._proxy,
             )
         if self._limiter is None:
@@ -376,7 +416,7 @@ class AsyncSMSPartner:
                 call.set("smspartner.attempts", attempt)
                 with self._tracing.span(endpoint, attempt) as span:
                     result = await self._attempt(
-                        http, limiter, request, endpoint, decode, attempt=attempt
+                        http, limiter, request, endpoint, decode, attempt=attempt, span=span
                     )
                     if not isinstance(result, _Failure):
                         return result
@@ -421,28 +461,40 @@ class AsyncSMSPartner:
     def _build_request(
         self, http: httpx.AsyncClient, endpoint: Endpoint, fields: Mapping[str, object]
     ) -> httpx.Request:
-        # A parsed httpx.URL, kept per endpoint: httpx parses a str URL on every request, a
-        # sixth of a call's cost over a mock transport.
-        url = self._urls.get(endpoint.path)
-        if url is None:
-            url = self._urls[endpoint.path] = httpx.URL(self._base_url + endpoint.path)
         payload: dict[str, Any] = {"apiKey": self._api_key.reveal(), **fields}
-        # A caller's http_client has its own headers; ours carries them already.
-        headers = None if self._owns_http else REQUEST_HEADERS
-        if endpoint.method == "GET":
-            request = http.build_request(
-                "GET", url, params=payload, headers=headers, timeout=self._timeout
+        body = None if endpoint.method == "GET" else dumps(payload)
+        query = payload if body is None or endpoint.query_too else None
+        prepared = self._prepared.get(endpoint.path)
+        if prepared is None:
+            prepared = self._prepared[endpoint.path] = _Prepared.of(
+                self._base_url + endpoint.path, http.headers if self._owns_http else None
             )
-        else:
+        if not self._owns_http:
+            # A caller's client merges its own configuration (headers, cookies, params).
             request = http.build_request(
                 endpoint.method,
-                url,
-                params=payload if endpoint.query_too else None,
-                content=dumps(payload),
-                headers={**(headers or {}), "Content-Type": "application/json"},
+                prepared.url,
+                params=query,
+                content=body,
+                headers=REQUEST_HEADERS if body is None else _JSON_HEADERS,
                 timeout=self._timeout,
             )
-        return with_plain_body(request)
+            return with_plain_body(request)
+        # Our own client: its headers are known, and httpx.Request takes them as they are. (A
+        # parsed URL is kept per endpoint: httpx parses a str URL on every request.)
+        url = prepared.url if query is None else prepared.with_query(query)
+        if body is None:
+            headers, stream = prepared.headers, EMPTY_BODY
+        else:
+            headers = [*prepared.headers, _JSON, (b"Content-Length", b"%d" % len(body))]
+            stream = body_stream(body)
+        return httpx.Request(
+            endpoint.method,
+            url,
+            headers=headers,
+            stream=stream,
+            extensions={"timeout": self._timeouts},
+        )
 
     async def _attempt(
         self,
@@ -453,6 +505,7 @@ class AsyncSMSPartner:
         decode: Decoder[T],
         *,
         attempt: int,
+        span: SpanHandle,
     ) -> T | _Failure:
         # A free token is taken without the checkpoints of `async with limiter` (an event-loop
         # round trip that cost ~15% of a call over a mock transport); when none is free, the
@@ -502,7 +555,7 @@ class AsyncSMSPartner:
             # Our transports say whether a byte of the request has left; others do not.
             return _Failure(late, may_have_acted=SENDING.get() is not False)
         response, content = exchanged
-        self._tracing.answered(response.status_code)
+        span.set("http.response.status_code", response.status_code)
         try:
             result = self._read_answer(endpoint, response, content, decode)
         except Exception as exc:  # see _foreign_error
@@ -522,14 +575,14 @@ class AsyncSMSPartner:
         per-read timeout.
         """
         SENDING.set(None)
+        if self._root._own_transport:  # it keeps the deadline and the size limit itself
+            response = await http.send(request, stream=True, follow_redirects=False)
+            return response, await read_body(response, own_transport=True)
         with anyio.move_on_after(self._deadline):
             # Never follow a redirect, whatever the client was built with: the request carries
             # the key (in its query or body) and would carry it to another host.
             response = await http.send(request, stream=True, follow_redirects=False)
-            try:
-                return response, await read_body(response)
-            finally:
-                await response.aclose()
+            return response, await read_body(response, own_transport=False)
         return None
 
     def _foreign_error(self, exc: Exception, endpoint: Endpoint, what: str) -> SMSPartnerError:
@@ -697,9 +750,10 @@ def _closed() -> NotSentError:
 
 def _asyncio_loop() -> asyncio.AbstractEventLoop | None:
     """The running asyncio loop, or None under trio (where a client moves between runs)."""
-    if current_backend() != "asyncio":
+    try:
+        return asyncio.get_running_loop()  # cheaper than asking sniffio, on every call
+    except RuntimeError:  # no asyncio loop runs in this thread: trio does
         return None
-    return asyncio.get_running_loop()
 
 
 def _log_attempt(endpoint: Endpoint, attempt: int, outcome: str, started: float) -> None:
@@ -727,14 +781,6 @@ def _api_key(value: str | None) -> Secret:
             f"no API key: pass api_key=... or set the {API_KEY_ENV} environment variable"
         )
     raise ValidationError("api_key must be a string of printable characters", field="api_key")
-
-
-def _attempt_deadline(timeout: httpx.Timeout) -> float | None:
-    """An attempt's deadline: the largest of the timeout's values (None if it has none)."""
-    values = [
-        t for t in (timeout.connect, timeout.read, timeout.write, timeout.pool) if t is not None
-    ]
-    return max(values) if values else None
 
 
 def _check_base_url(base_url: str, *, field: str = "base_url") -> str:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 
 import attrs
 import cattrs
+from cattrs.cols import list_structure_factory
 from cattrs.errors import AttributeValidationNote
 from cattrs.gen import make_dict_structure_fn, override
 
@@ -27,7 +28,6 @@ from ._errors import DecodeError
 from ._models import (
     AccountInfo,
     CreatedSubaccount,
-    Credits,
     CreditTransfer,
     Subaccount,
     SubaccountPage,
@@ -83,11 +83,11 @@ def dumps(payload: Mapping[str, object]) -> bytes:
 
 
 def _json_text(value: object) -> str:
-    if isinstance(value, JSONNumber):
+    if type(value) is JSONNumber:
         return value.digits
     if isinstance(value, Mapping):
         items = cast("Mapping[str, object]", value).items()
-        return "{" + ",".join(f"{_encode(k)}:{_json_text(v)}" for k, v in items) + "}"
+        return "{" + ",".join([f"{_encode(k)}:{_json_text(v)}" for k, v in items]) + "}"
     return _encode(value)
 
 
@@ -140,6 +140,9 @@ def _structure_decimal(value: object, _: object) -> Decimal:
             number = Decimal(value)
         except InvalidOperation:
             raise ValueError(f"not a decimal number: {value!r}") from None
+        # A string's digits are bounded by its length already.
+        if _money_in_range(number):
+            return number
     elif isinstance(value, Decimal):
         number = value
     elif type(value) is int:
@@ -160,6 +163,20 @@ def _structure_datetime(value: object, _: object) -> datetime:
     if type(value) is str:
         return datetime.fromisoformat(value)
     raise TypeError(f"expected a date string, got {type(value).__name__}")
+
+
+def _structure_optional_str(value: object, _: object) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise TypeError(f"expected a string or null, got {type(value).__name__}")
+
+
+def _structure_optional_datetime(value: object, _: object) -> datetime | None:
+    if value is None:
+        return None
+    if type(value) is str:
+        return datetime.fromisoformat(value)
+    raise TypeError(f"expected a date string or null, got {type(value).__name__}")
 
 
 @attrs.frozen
@@ -218,10 +235,26 @@ _ABSENT_AS_NONE: dict[type[Any], tuple[str, ...]] = {
 
 def _make_converter(*, detailed: bool) -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=detailed)
-    conv.register_structure_hook(str, _structure_str)
-    conv.register_structure_hook(int, _structure_int)
-    conv.register_structure_hook(Decimal, _structure_decimal)
-    conv.register_structure_hook(datetime, _structure_datetime)
+    leaves: dict[Any, Callable[[Any, Any], Any]] = {
+        str: _structure_str,
+        int: _structure_int,
+        Decimal: _structure_decimal,
+        datetime: _structure_datetime,
+    }
+    for leaf, structure_leaf in leaves.items():
+        conv.register_structure_hook(leaf, structure_leaf)
+        # cattrs' own Optional hook dispatches on every value; this one calls the leaf directly.
+        conv.register_structure_hook(leaf | None, _or_none(structure_leaf))
+    # The optional fields of every list row: one call each, not two.
+    conv.register_structure_hook(str | None, _structure_optional_str)
+    conv.register_structure_hook(datetime | None, _structure_optional_datetime)
+    rows: Any = list[Subaccount]
+
+    def rows_hook(cls: Any) -> Callable[[Any, Any], Any]:
+        # Made when SubaccountPage's hook asks for it, after Subaccount's (_RENAMES' order).
+        return _only_a_list(list_structure_factory(cls, conv))
+
+    conv.register_structure_hook_factory(lambda t: t == rows, rows_hook)
     for cls, names in _RENAMES.items():
         overrides: dict[str, Any] = {f: override(rename=wire) for f, wire in names.items()}
         hook: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, conv, **overrides)
@@ -231,11 +264,32 @@ def _make_converter(*, detailed: bool) -> cattrs.Converter:
     return conv
 
 
+def _or_none(hook: Callable[[Any, Any], T]) -> Callable[[Any, Any], T | None]:
+    def structure(value: Any, cls: Any) -> T | None:
+        return None if value is None else hook(value, cls)
+
+    return structure
+
+
+def _only_a_list(hook: Callable[[Any, Any], T]) -> Callable[[Any, Any], T]:
+    """``hook`` for JSON arrays alone: cattrs' list hook takes any iterable (``{}`` or ``""``
+    would read as no rows)."""
+
+    def structure(value: Any, cls: Any) -> T:
+        if type(value) is not list:
+            raise TypeError(f"expected a list, got {type(value).__name__}")
+        return hook(value, cls)
+
+    return structure
+
+
 def _absent_as_none(
     hook: Callable[[Any, Any], T], keys: tuple[str, ...]
 ) -> Callable[[Any, Any], T]:
+    wanted = frozenset(keys)
+
     def structure(data: Any, cls: Any) -> T:
-        if isinstance(data, dict):
+        if type(data) is dict and not wanted <= data.keys():
             data = {**dict.fromkeys(keys), **cast("dict[str, Any]", data)}
         return hook(data, cls)
 
@@ -283,117 +337,14 @@ def _structure_in_detail(data: object, cls: type[T], *, endpoint: str, status_co
         ) from None
 
 
-# The two answers that come in volume (list pages, credit moves) are first read by hand:
-# cattrs' generated code makes one hook call per field, which is most of a 20-row page's
-# cost. These readers accept only the wire's usual types, build exactly what the converters
-# would, and raise on anything else, which sends the answer down the converters' path to be
-# accepted or explained there.
-
-_fromisoformat = datetime.fromisoformat
-_new = object.__new__
-
-
-def _slot_setters(cls: type[Any], *names: str) -> tuple[Callable[[Any, Any], None], ...]:
-    """The slot setters of frozen, slotted attrs class ``cls`` for ``names``, in that order.
-
-    A frozen class's ``__init__`` stores each field through ``object.__setattr__``, about half
-    of a 20-row page's decoding time; the row reader fills a bare instance through these
-    instead. That builds the same object only while ``names`` are all of the class's fields
-    and ``__init__`` does nothing but store them, which is checked here, at import.
-    """
-    fields = attrs.fields(cls)
-    if sorted(names) != sorted(f.name for f in fields):
-        raise TypeError(f"{cls.__name__}'s fields are not {names}")
-    if any(f.validator or f.converter or f.on_setattr or not f.init for f in fields) or any(
-        hasattr(cls, hook) for hook in ("__attrs_pre_init__", "__attrs_post_init__")
-    ):
-        raise TypeError(f"{cls.__name__} does more than store its fields")
-    return tuple(vars(cls)[name].__set__ for name in names)
-
-
-_set_id, _set_email, _set_type, _set_token, _set_api_key, _set_created_at, _set_credits = (
-    _slot_setters(Subaccount, "id", "email", "type", "token", "api_key", "created_at", "credits")
-)
-_set_balance, _set_currency = _slot_setters(Credits, "balance", "currency")
-
-
-def _quick_decimal(value: object) -> Decimal:
-    # A list balance is a short string, bounded in digits by its length.
-    if type(value) is str and len(value) <= _MAX_MONEY_DIGITS:
-        number = Decimal(value)
-    elif type(value) is Decimal and len(value.as_tuple().digits) <= _MAX_MONEY_DIGITS:
-        number = value
-    elif type(value) is int:
-        number = Decimal(value)
-    else:
-        raise TypeError("not a plain decimal")
-    if _money_in_range(number):
-        return number
-    raise TypeError("not a plain decimal")
-
-
-def _quick_row(row: Any) -> Subaccount:
-    id_, kind, token, credits = row["id"], row["type"], row["token"], row["credits"]
-    # The keys of _ABSENT_AS_NONE: missing or null reads as None, as in the converters.
-    email, api_key, created_at = row.get("email"), row.get("apiKey"), row.get("createdAt")
-    balance, currency = credits["balance"], credits["currency"]
-    if not (
-        type(id_) is int
-        and (email is None or type(email) is str)
-        and type(kind) is str
-        and type(token) is str
-        and (api_key is None or type(api_key) is str)
-        and (created_at is None or type(created_at) is str)
-        and type(currency) is str
-    ):
-        raise TypeError("not the usual row")
-    money = _new(Credits)
-    _set_balance(money, _quick_decimal(balance))
-    _set_currency(money, currency)
-    sub = _new(Subaccount)
-    _set_id(sub, id_)
-    _set_email(sub, email)
-    _set_type(sub, kind)
-    _set_token(sub, token)
-    _set_api_key(sub, api_key)
-    _set_created_at(sub, None if created_at is None else _fromisoformat(created_at))
-    _set_credits(sub, money)
-    return sub
-
-
-def _quick_page(data: Any) -> SubaccountPage:
-    total, per_page, page = data["total"], data["nb_per_page"], data["page"]
-    rows = cast("list[Any]", data["data"])
-    if not (type(total) is int and type(per_page) is int and type(page) is int):
-        raise TypeError("not the usual page")
-    if type(rows) is not list:
-        raise TypeError("not the usual page")
-    return SubaccountPage(total, per_page, page, [_quick_row(row) for row in rows])
-
-
-def _quick_transfer(data: Any) -> CreditTransfer:
-    currency = data["currency"]
-    if type(currency) is not str:
-        raise TypeError("not the usual transfer")
-    return CreditTransfer(
-        _quick_decimal(data["credit"]), _quick_decimal(data["subaccountCredit"]), currency
-    )
-
-
 def decode_page(data: object, *, endpoint: str, status_code: int) -> SubaccountPage:
     """A ``subaccount/list`` answer."""
-    try:
-        return _quick_page(data)
-    except Exception:  # anything unusual: the converters accept it or say what is wrong
-        return structure(data, SubaccountPage, endpoint=endpoint, status_code=status_code)
+    return structure(data, SubaccountPage, endpoint=endpoint, status_code=status_code)
 
 
 def decode_transfer(data: object, *, endpoint: str, status_code: int) -> CreditTransfer:
     """A credit add/remove answer."""
-    try:
-        return _quick_transfer(data)
-    except Exception:  # anything unusual: the converters accept it or say what is wrong
-        return structure(data, CreditTransfer, endpoint=endpoint, status_code=status_code)
+    return structure(data, CreditTransfer, endpoint=endpoint, status_code=status_code)
 
 
 def decode_created(data: object, *, endpoint: str, status_code: int) -> CreatedSubaccount:

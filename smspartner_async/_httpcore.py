@@ -9,8 +9,9 @@ with two differences, both through httpcore's documented extension point, the ne
   become the next request's answer. Each stream here follows its answers with an ``h11`` parser
   of its own and, once it has seen bytes past the end of one, reports itself readable (so the
   pool drops it) and refuses to send.
-- Each answer is read here, whole and capped at ``MAX_ANSWER_BYTES``, like the aiohttp transport
-  does, and every write marks the attempt as possibly sent (see ``SENDING``).
+- Each answer is read here, whole, capped at ``MAX_ANSWER_BYTES`` and within the attempt's
+  deadline, like the aiohttp transport does (see ``OwnTransport``), and every write marks the
+  attempt as possibly sent (see ``SENDING``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,21 @@ from __future__ import annotations
 import ssl
 import typing
 
+import anyio
 import h11
 import httpcore
 import httpx
 
-from ._transport import SENDING, check_uncompressed, current_backend, read_capped
+from ._transport import (
+    SENDING,
+    OwnTransport,
+    body_stream,
+    check_uncompressed,
+    current_backend,
+    deadline_of,
+    past_deadline,
+    read_capped,
+)
 
 __all__ = ["HttpcoreTransport"]
 
@@ -46,7 +57,7 @@ _MAPPED: dict[type[Exception], type[httpx.TransportError]] = {
 _CORE_ERRORS = tuple(_MAPPED)
 
 
-class HttpcoreTransport(httpx.AsyncBaseTransport):
+class HttpcoreTransport(OwnTransport):
     """An httpcore connection pool over :class:`_Backend`; TLS verified with httpx's context."""
 
     def __init__(self, limits: httpx.Limits) -> None:
@@ -71,26 +82,28 @@ class HttpcoreTransport(httpx.AsyncBaseTransport):
             content=typing.cast("typing.AsyncIterable[bytes]", request.stream),
             extensions=request.extensions,
         )
+        deadline = deadline_of(request.extensions.get("timeout", {}))
         try:
-            answer = await self._pool.handle_async_request(core_request)
-            try:
-                headers = httpx.Headers(answer.headers)
-                check_uncompressed(headers, request)
-                content = await read_capped(
-                    answer.aiter_stream(), headers.get("Content-Length"), request
+            with anyio.move_on_after(deadline if deadline is not None else float("inf")):
+                answer = await self._pool.handle_async_request(core_request)
+                try:
+                    headers = httpx.Headers(answer.headers)
+                    check_uncompressed(headers.get("Content-Encoding"), request)
+                    content = await read_capped(
+                        answer.aiter_stream(), headers.get("Content-Length"), request
+                    )
+                finally:
+                    await answer.aclose()
+                return httpx.Response(
+                    answer.status,
+                    headers=headers,
+                    stream=body_stream(content),
+                    extensions=answer.extensions,  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
                 )
-            finally:
-                await answer.aclose()
         except _CORE_ERRORS as exc:
             mapped = next(_MAPPED[cls] for cls in type(exc).__mro__ if cls in _MAPPED)
             raise mapped(str(exc) or type(exc).__name__, request=request) from exc
-        return httpx.Response(
-            answer.status,
-            headers=headers,
-            content=content,
-            request=request,
-            extensions=answer.extensions,  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-        )
+        raise past_deadline(deadline, request)
 
     async def aclose(self) -> None:
         await self._pool.aclose()
@@ -137,6 +150,7 @@ class _Stream(httpcore.AsyncNetworkStream):
         self._inner = inner
         self._answers = h11.Connection(h11.CLIENT)
         self._stale = False
+        self._head = b""
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         answers = self._answers
@@ -146,10 +160,18 @@ class _Stream(httpcore.AsyncNetworkStream):
             if self._stale:
                 # ConnectError: true to what the pipeline needs to know, nothing was sent.
                 raise httpcore.ConnectError("the connection holds bytes no request asked for")
+            SENDING.set(True)
             method = buffer.split(b" ", 1)[0]
             answers.send(h11.Request(method=method, target=b"/", headers=[(b"Host", b"-")]))
             answers.send(h11.EndOfMessage())
+            # httpcore writes a request's head, then its body, then the end of the body (b""
+            # when the length was given): the head waits for the next write, so that a small
+            # request leaves in one packet, not two.
+            self._head = buffer
+            return
         SENDING.set(True)
+        if self._head:
+            buffer, self._head = self._head + buffer, b""
         await self._inner.write(buffer, timeout)
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:

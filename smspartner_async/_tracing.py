@@ -72,7 +72,6 @@ class Tracing:
         self._tracer = trace.get_tracer(TRACER_NAME, __version__)
         self._provider = trace.get_tracer_provider
         self._unset = (ProxyTracerProvider, NoOpTracerProvider)
-        self._current_span = trace.get_current_span
 
     def span(
         self, endpoint: Endpoint, attempt: int | None = None
@@ -83,11 +82,6 @@ class Tracing:
         if self._tracer is None or isinstance(self._provider(), self._unset):
             return _NO_SPAN
         return self._span(self._tracer, endpoint, attempt)
-
-    def answered(self, status_code: int) -> None:
-        """Put the answer's HTTP status on the current attempt's span, if there is one."""
-        if self._tracer is not None:
-            self._current_span().set_attribute("http.response.status_code", status_code)
 
     @contextmanager
     def _span(

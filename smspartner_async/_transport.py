@@ -21,26 +21,36 @@ truthfully whether the request may have left: ``ConnectError``, ``ConnectTimeout
 
 from __future__ import annotations
 
+import http.cookiejar
 import urllib.request
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from contextvars import ContextVar
+from typing import cast
 
 import httpx
 
 from ._version import __version__
 
 __all__ = [
+    "EMPTY_BODY",
     "KEEPALIVE_EXPIRY",
     "MAX_ANSWER_BYTES",
     "REQUEST_HEADERS",
     "SENDING",
     "USER_AGENT",
+    "OwnTransport",
+    "body_stream",
     "check_uncompressed",
     "current_backend",
+    "deadline_of",
+    "declared_size",
+    "default_transport",
     "environment_proxy",
     "make_http_client",
+    "past_deadline",
     "read_body",
     "read_capped",
+    "request_body",
     "request_not_sent",
     "with_plain_body",
 ]
@@ -84,26 +94,61 @@ def request_not_sent(exc: httpx.TransportError) -> bool:
     return isinstance(exc, _NOT_SENT)
 
 
-async def read_body(response: httpx.Response) -> bytes:
-    """The body of ``response`` (sent with ``stream=True``), read whole but never past the limit.
+class OwnTransport(httpx.AsyncBaseTransport):
+    """A transport of ours: it keeps both of the pipeline's guarantees itself.
+
+    Each answer is read whole inside the transport, capped at :data:`MAX_ANSWER_BYTES`
+    (``httpx.DecodingError`` past it, or for a compressed answer), within the attempt's
+    deadline: the largest value of the request's ``timeout`` extension (past it, an
+    ``httpx.TimeoutException``, with :data:`SENDING` saying whether a byte left). The response
+    it returns holds that body in a stream of one chunk, so the pipeline neither sets a
+    deadline of its own nor reads through a cap a second time.
+    """
+
+
+def deadline_of(timeout: Mapping[str, float | None]) -> float | None:
+    """An attempt's deadline: the largest of its timeout's values (None if it has none)."""
+    values = [t for t in timeout.values() if t is not None]
+    return max(values) if values else None
+
+
+def past_deadline(deadline: float | None, request: httpx.Request) -> httpx.TimeoutException:
+    """The error of an attempt that ran out of time: "never sent" while :data:`SENDING` says so."""
+    cls = httpx.ReadTimeout if SENDING.get() else httpx.PoolTimeout
+    within = "in time" if deadline is None else f"within {deadline:g} s"
+    return cls(f"no complete answer {within}", request=request)
+
+
+async def read_body(response: httpx.Response, *, own_transport: bool) -> bytes:
+    """The body of ``response`` (sent with ``stream=True``), read whole but never past the limit,
+    then the response closed.
 
     Raises ``httpx.DecodingError`` for an answer that is compressed (we ask for none) or larger
-    than :data:`MAX_ANSWER_BYTES`; the caller closes the response.
+    than :data:`MAX_ANSWER_BYTES`. With ``own_transport`` (an :class:`OwnTransport` answered),
+    both were checked already, and the body is the stream's one chunk.
     """
-    check_uncompressed(response.headers, response.request)
-    if response.is_stream_consumed:  # the transport read it already (ours do, capped)
-        content = response.content
-        if len(content) > MAX_ANSWER_BYTES:
-            raise _too_large(response.request)
-        return content
-    return await read_capped(
-        response.aiter_raw(), response.headers.get("Content-Length"), response.request
-    )
+    try:
+        if own_transport:
+            stream = cast("httpx.AsyncByteStream", response.stream)
+            return b"".join([chunk async for chunk in stream])
+        check_uncompressed(response.headers.get("Content-Encoding"), response.request)
+        if response.is_stream_consumed:  # the transport gave its content whole
+            content = response.content
+            if len(content) > MAX_ANSWER_BYTES:
+                raise _too_large(response.request)
+            return content
+        return await read_capped(
+            response.aiter_raw(), response.headers.get("Content-Length"), response.request
+        )
+    finally:
+        await response.aclose()
+        # httpx's client wraps the stream in one that refers back to the response: a reference
+        # cycle per call, which only the cyclic garbage collector would reclaim.
+        response.stream = EMPTY_BODY
 
 
-def check_uncompressed(headers: httpx.Headers, request: httpx.Request) -> None:
+def check_uncompressed(encoding: str | None, request: httpx.Request) -> None:
     """Raise ``httpx.DecodingError`` for an answer with a ``Content-Encoding`` (we ask for none)."""
-    encoding = headers.get("Content-Encoding")
     if encoding is not None and encoding.strip().lower() not in ("", "identity"):
         raise httpx.DecodingError(
             f"the answer is compressed ({encoding[:40]!r}) though none was asked for",
@@ -118,10 +163,7 @@ async def read_capped(
 
     ``length`` is the answer's ``Content-Length``: one over the limit fails before any read.
     """
-    if length is not None and length.isascii() and length.strip().isdigit():
-        digits = length.strip().lstrip("0")
-        if len(digits) > len(str(MAX_ANSWER_BYTES)) or int(digits or "0") > MAX_ANSWER_BYTES:
-            raise _too_large(request)
+    declared_size(length, request)
     parts: list[bytes] = []
     size = 0
     async for chunk in chunks:
@@ -130,6 +172,17 @@ async def read_capped(
             raise _too_large(request)
         parts.append(chunk)
     return b"".join(parts)
+
+
+def declared_size(length: str | None, request: httpx.Request) -> int | None:
+    """An answer's ``Content-Length`` as a number, None when it has none that reads as one;
+    ``httpx.DecodingError`` when it is over :data:`MAX_ANSWER_BYTES`."""
+    if length is None or not length.isascii() or not length.strip().isdigit():
+        return None
+    digits = length.strip().lstrip("0")
+    if len(digits) > len(str(MAX_ANSWER_BYTES)) or int(digits or "0") > MAX_ANSWER_BYTES:
+        raise _too_large(request)
+    return int(digits or "0")
 
 
 def _too_large(request: httpx.Request) -> httpx.DecodingError:
@@ -146,19 +199,39 @@ def with_plain_body(request: httpx.Request) -> httpx.Request:
     sent leaves it suspended, and trio reports that as a ``ResourceWarning`` when it is
     collected (encode/httpx#3686). The body is already in memory; only its iterator changes.
     """
-    request.stream = _OneChunk(request.content)
+    request.stream = body_stream(request.content)
     return request
 
 
+def body_stream(body: bytes) -> httpx.AsyncByteStream:
+    """A body already in memory, as a stream of one chunk that is not an async generator."""
+    return _OneChunk(body) if body else EMPTY_BODY
+
+
+def request_body(request: httpx.Request) -> bytes | None:
+    """The body of ``request`` when it is in memory (built by the pipeline, or read), else None."""
+    stream = request.stream
+    if isinstance(stream, _OneChunk):
+        return stream.body
+    try:
+        return request.content
+    except httpx.RequestNotRead:
+        return None
+
+
 class _OneChunk(httpx.AsyncByteStream):
+    __slots__ = ("body",)
+
     def __init__(self, body: bytes) -> None:
-        self._body = body
+        self.body = body
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return _Chunks(self._body)
+        return _Chunks(self.body)
 
 
 class _Chunks:
+    __slots__ = ("_body",)
+
     def __init__(self, body: bytes) -> None:
         self._body: bytes | None = body
 
@@ -167,9 +240,21 @@ class _Chunks:
 
     async def __anext__(self) -> bytes:
         body, self._body = self._body, None
-        if body is None:
+        if not body:
             raise StopAsyncIteration
         return body
+
+
+#: An empty body (a GET's, or a closed answer's).
+EMPTY_BODY: httpx.AsyncByteStream = _OneChunk(b"")
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """A cookie jar that keeps none: the API sets no cookies, and reading an answer's headers
+    for them (httpx does, for every answer) costs more than the rest of its handling."""
+
+    def extract_cookies(self, response: object, request: urllib.request.Request) -> None:
+        return None
 
 
 def current_backend() -> str:
@@ -227,16 +312,19 @@ def make_http_client(
     transport: httpx.AsyncBaseTransport | None,
     proxy: str | None = None,
 ) -> httpx.AsyncClient:
-    """The client's own ``httpx.AsyncClient``: TLS verified, no redirects, our User-Agent."""
+    """The client's own ``httpx.AsyncClient``: TLS verified, no redirects, no cookies kept,
+    our User-Agent."""
     return httpx.AsyncClient(
-        transport=transport or _default_transport(max_connections, proxy),
+        transport=transport or default_transport(max_connections, proxy),
         timeout=timeout,
         headers=REQUEST_HEADERS,
+        cookies=_NoCookies(),
         follow_redirects=False,
     )
 
 
-def _default_transport(max_connections: int, proxy: str | None) -> httpx.AsyncBaseTransport:
+def default_transport(max_connections: int, proxy: str | None) -> httpx.AsyncBaseTransport:
+    """The transport of the client's own ``httpx.AsyncClient``, for the running event loop."""
     limits = httpx.Limits(
         max_connections=max_connections,
         # More keep-alive slots than this make httpx's pool slower, not faster (httpx#3215).

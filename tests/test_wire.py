@@ -7,6 +7,7 @@ through the client's default transport.
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 import time
@@ -240,3 +241,34 @@ async def test_an_answer_past_the_size_limit_makes_a_write_unknown(anyio_backend
                 with pytest.raises(sp.OutcomeUnknownError) as info:
                     await client.subaccounts.add_credit("tok1", "25")
     assert isinstance(info.value.__cause__, sp.DecodeError)
+
+
+# -- 8. no garbage for the cyclic collector ------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_call_leaves_no_reference_cycle_of_ours_or_httpxs(anyio_backend: str) -> None:
+    """A cycle per call (httpx's client wraps a response's stream in one that refers back to
+    the response) costs the cyclic collector more than the rest of the call's bookkeeping."""
+
+    def answer(exchange: Exchange) -> None:
+        exchange.send(response(ACCOUNT if exchange.method == "GET" else APPLIED))
+
+    with raw_server(answer) as server:
+        async with client_for(server.url) as client:
+            await client.account()  # the connection, and first-use caches
+            gc.collect()
+            gc.disable()
+            gc.set_debug(gc.DEBUG_SAVEALL)
+            try:
+                for _ in range(5):
+                    await client.account()
+                    await client.subaccounts.add_credit("tok1", "25")
+                gc.collect()
+                cyclic = [type(o) for o in gc.garbage]
+            finally:
+                gc.set_debug(0)
+                gc.garbage.clear()
+                gc.enable()
+    ours = [t for t in cyclic if t.__module__.split(".")[0] in ("httpx", "smspartner_async")]
+    assert ours == []
