@@ -124,11 +124,19 @@ class AiohttpTransport(OwnTransport):
         key = tuple(timeout.values())
         cached = self._timeouts.get(key)
         if cached is None:
+            total = deadline_of(timeout)
+
+            def within(phase: str) -> float | None:
+                # A phase's limit no shorter than the whole attempt's can never end it first:
+                # left out, it costs no timer (sock_read's is rearmed at every read).
+                value = timeout.get(phase)
+                return value if value is not None and (total is None or value < total) else None
+
             cached = self._timeouts[key] = aiohttp.ClientTimeout(
-                total=deadline_of(timeout),
-                connect=timeout.get("pool"),
-                sock_connect=timeout.get("connect"),
-                sock_read=timeout.get("read"),
+                total=total,
+                connect=within("pool"),
+                sock_connect=within("connect"),
+                sock_read=within("read"),
             )
         return cached
 
