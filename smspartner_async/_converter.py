@@ -165,20 +165,6 @@ def _structure_datetime(value: object, _: object) -> datetime:
     raise TypeError(f"expected a date string, got {type(value).__name__}")
 
 
-def _structure_optional_str(value: object, _: object) -> str | None:
-    if value is None or type(value) is str:
-        return value
-    raise TypeError(f"expected a string or null, got {type(value).__name__}")
-
-
-def _structure_optional_datetime(value: object, _: object) -> datetime | None:
-    if value is None:
-        return None
-    if type(value) is str:
-        return datetime.fromisoformat(value)
-    raise TypeError(f"expected a date string or null, got {type(value).__name__}")
-
-
 @attrs.frozen
 class _CreatedRef:
     email: str
@@ -245,9 +231,6 @@ def _make_converter(*, detailed: bool) -> cattrs.Converter:
         conv.register_structure_hook(leaf, structure_leaf)
         # cattrs' own Optional hook dispatches on every value; this one calls the leaf directly.
         conv.register_structure_hook(leaf | None, _or_none(structure_leaf))
-    # The optional fields of every list row: one call each, not two.
-    conv.register_structure_hook(str | None, _structure_optional_str)
-    conv.register_structure_hook(datetime | None, _structure_optional_datetime)
     rows: Any = list[Subaccount]
 
     def rows_hook(cls: Any) -> Callable[[Any, Any], Any]:
