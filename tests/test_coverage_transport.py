@@ -19,7 +19,7 @@ from yarl import URL
 
 from smspartner_async._aiohttp import AiohttpTransport, _mapped  # pyright: ignore[reportPrivateUsage]
 from smspartner_async._httpcore import HttpcoreTransport
-from smspartner_async._transport import make_http_client, request_not_sent
+from smspartner_async._transport import default_transport, request_not_sent
 
 REQUEST = httpx.Request("POST", "https://api.smspartner.test/v1/subaccount/credit/add")
 
@@ -30,17 +30,17 @@ async def test_without_the_aiohttp_extra_httpx_own_pool_is_used(
 ) -> None:
     monkeypatch.setitem(sys.modules, "aiohttp", None)  # as if not installed
     monkeypatch.setitem(sys.modules, "smspartner_async._aiohttp", None)
-    http = make_http_client(timeout=httpx.Timeout(1.0), max_connections=5, transport=None)
-    async with http:
-        assert type(http._transport) is HttpcoreTransport
+    transport = default_transport(5, None)
+    async with transport:
+        assert type(transport) is HttpcoreTransport
 
 
 @pytest.mark.anyio
 async def test_on_asyncio_with_the_extra_aiohttp_sends(anyio_backend: str) -> None:
-    http = make_http_client(timeout=httpx.Timeout(1.0), max_connections=5, transport=None)
-    async with http:
+    transport = default_transport(5, None)
+    async with transport:
         expected = AiohttpTransport if anyio_backend == "asyncio" else HttpcoreTransport
-        assert type(http._transport) is expected
+        assert type(transport) is expected
 
 
 @pytest.mark.parametrize(
