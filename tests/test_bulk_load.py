@@ -56,13 +56,14 @@ async def test_many_concurrent_calls_share_one_client(
         served(emu) as base_url,
         # The 10,000-call run lasts longer than this timeout: a call's wait for its turn must
         # not count against it. The timeout is each attempt's deadline (connect, send and the
-        # whole answer), and the served emulator shares this event loop with 100 calls in
-        # flight: it must allow for the loop's own stalls. No retries, so no pool or connect
-        # error can hide.
+        # whole answer), and the served emulator shares this process with 100 calls in
+        # flight: it must allow for the loop's own stalls, while connecting too (plain seconds
+        # would cap that phase at 5 s, which a loaded machine has overrun). No retries, so no
+        # pool or connect error can hide.
         sp.AsyncSMSPartner(
             api_key=emu.api_key,
             base_url=base_url,
-            timeout=15.0,
+            timeout=httpx.Timeout(15.0),
             max_connections=max_connections,
             retry=sp.RetryPolicy(max_attempts=1),
         ) as client,
